@@ -179,7 +179,9 @@ Result<std::unique_ptr<PathIo>> open_posix_path(const std::string& name, const O
     identity = (static_cast<uint64_t>(st.st_dev) << 40) ^ static_cast<uint64_t>(st.st_ino);
     if (direct) {
       align = file_dio_align(fd);
-      if (align == 0 || (size >= align && direct_read_refused(fd, align))) {
+      // A size that is not a multiple of the alignment would make the last
+      // read-modify-write grow the file: such files are used buffered.
+      if (align == 0 || size % align != 0 || (size >= align && direct_read_refused(fd, align))) {
         // Accepted O_DIRECT at open, but does not do it: reopen buffered.
         ::close(fd);
         fd = ::open(name.c_str(), flags);

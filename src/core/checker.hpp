@@ -1,0 +1,50 @@
+// The path checker: probes FAIL paths every check_interval seconds with a
+// one-block O_DIRECT read (multipath-tools' directio checker), restores them
+// with failback=immediate, and destroys volumes whose every path is gone.
+//
+// Probes run in their own threads: a probe of a hung path never blocks I/O,
+// the checker loop, or the probes of other paths (checker I/O can hang
+// forever — multipath-tools' checkers.h says the same).
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "core/config.hpp"
+#include "core/registry.hpp"
+
+namespace mpathfs {
+
+class Checker {
+ public:
+  // on_tree_change: called after volumes were destroyed (the FUSE layer
+  // drops their entries).
+  Checker(Registry& reg, double interval_s, Failback failback, std::function<void()> on_tree_change = {});
+  ~Checker();
+  Checker(const Checker&) = delete;
+  Checker& operator=(const Checker&) = delete;
+
+  void start();
+  void stop();
+  // One round now (tests, and the loop itself).
+  void run_once();
+
+ private:
+  void loop();
+
+  Registry& reg_;
+  const double interval_s_;
+  const Failback failback_;
+  std::function<void()> on_tree_change_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// One probe: a read of the first aligned block.  0 or -errno.
+int probe_path(Path& p) noexcept;
+
+}  // namespace mpathfs

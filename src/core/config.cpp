@@ -1,0 +1,258 @@
+#include "core/config.hpp"
+
+#include <glob.h>
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/volume_name.hpp"
+
+namespace mpathfs {
+namespace {
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+Result<double> parse_seconds(std::string_view key, std::string_view v, bool allow_zero) {
+  double d = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+  if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 0 || (!allow_zero && d == 0))
+    return err_inval("option " + std::string(key) + ": expected a number of seconds, got '" + std::string(v) + "'");
+  return d;
+}
+
+Result<int> parse_int(std::string_view key, std::string_view v, int lo, int hi) {
+  int i = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+  if (ec != std::errc() || p != v.data() + v.size() || i < lo || i > hi)
+    return err_inval("option " + std::string(key) + ": expected an integer " + std::to_string(lo) + ".." +
+                     std::to_string(hi) + ", got '" + std::string(v) + "'");
+  return i;
+}
+
+Result<uint32_t> parse_octal_mode(std::string_view key, std::string_view v) {
+  unsigned m = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), m, 8);
+  if (ec != std::errc() || p != v.data() + v.size() || m > 07777)
+    return err_inval("option " + std::string(key) + ": expected an octal mode like 0600, got '" + std::string(v) + "'");
+  return m;
+}
+
+// Mount options the kernel understands for a FUSE mount: passed through.
+bool is_kernel_mount_option(std::string_view o) {
+  static const std::set<std::string_view> kKnown = {
+      "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime", "relatime", "norelatime",
+      "diratime", "nodiratime", "sync", "async", "dirsync", "lazytime", "nolazytime", "allow_root",
+  };
+  return kKnown.count(o) || starts_with(o, "max_read=") || starts_with(o, "blksize=");
+}
+
+// Options mount(8), fstab and systemd add that mean nothing to mpathfs.
+bool is_mount_helper_option(std::string_view o) {
+  static const std::set<std::string_view> kDropped = {
+      "_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "defaults", "rw", "owner", "group",
+      "default_permissions",  // always on
+  };
+  return kDropped.count(o) || starts_with(o, "x-") || starts_with(o, "comment=") || starts_with(o, "fsname=") ||
+         starts_with(o, "subtype=");
+}
+
+}  // namespace
+
+Status apply_option(DaemonOptions& o, std::string_view opt) {
+  if (opt.empty() || is_mount_helper_option(opt)) return {};
+  auto eq = opt.find('=');
+  std::string_view key = opt.substr(0, eq);
+  std::string_view val = eq == std::string_view::npos ? std::string_view() : opt.substr(eq + 1);
+  if (key == "workers") {
+    auto v = parse_int(key, val, 1, 64);
+    if (!v) return v.error();
+    o.workers = *v;
+  } else if (key == "check_interval") {
+    auto v = parse_seconds(key, val, false);
+    if (!v) return v.error();
+    o.check_interval = *v;
+  } else if (key == "io_timeout") {
+    auto v = parse_seconds(key, val, false);
+    if (!v) return v.error();
+    o.io_timeout = *v;
+  } else if (key == "no_path_retry") {
+    auto v = parse_int(key, val, -1, 1 << 30);
+    if (!v) return v.error();
+    o.no_path_retry = *v;
+  } else if (key == "failback") {
+    if (val == "manual") o.failback = Failback::kManual;
+    else if (val == "immediate") o.failback = Failback::kImmediate;
+    else return err_inval("option failback: expected manual or immediate, got '" + std::string(val) + "'");
+  } else if (key == "log") {
+    if (val.empty()) return err_inval("option log: expected syslog, stderr or a file name");
+    o.log = std::string(val);
+  } else if (key == "scan") {
+    if (val.empty()) return err_inval("option scan: expected a glob such as /dev/disk/by-id/*");
+    o.scan.emplace_back(val);
+  } else if (key == "file_mode" || key == "vol_mode") {
+    auto v = parse_octal_mode(key, val);
+    if (!v) return v.error();
+    o.file_mode = *v;
+  } else if (key == "direct") {
+    if (val == "on" || val == "auto") o.direct = true;
+    else if (val == "off") o.direct = false;
+    else return err_inval("option direct: expected on or off");
+  } else if (key == "exclusive") {
+    if (val == "on") o.exclusive = true;
+    else if (val == "off") o.exclusive = false;
+    else return err_inval("option exclusive: expected on or off");
+  } else if (opt == "ro") {
+    o.read_only = true;
+  } else if (opt == "allow_other") {
+    o.allow_other = true;
+  } else if (is_kernel_mount_option(opt)) {
+    o.fuse_opts.emplace_back(opt);
+  } else {
+    return err_inval("unknown option '" + std::string(opt) + "'");
+  }
+  return {};
+}
+
+Status apply_option_list(DaemonOptions& o, std::string_view list) {
+  size_t i = 0;
+  while (i <= list.size()) {
+    size_t j = list.find(',', i);
+    if (j == std::string_view::npos) j = list.size();
+    if (auto s = apply_option(o, list.substr(i, j - i)); !s) return s;
+    i = j + 1;
+  }
+  return {};
+}
+
+namespace {
+
+using nlohmann::json;
+
+std::string scalar_to_option_value(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return v.get<bool>() ? "on" : "off";
+  if (v.is_number_integer()) return std::to_string(v.get<long long>());
+  std::ostringstream os;
+  os << v.get<double>();
+  return os.str();
+}
+
+Result<VolumeSpec> parse_volume(const json& j, size_t index, const std::string& where) {
+  std::string at = where + ": volumes[" + std::to_string(index) + "]";
+  if (!j.is_object()) return err_inval(at + ": expected an object");
+  VolumeSpec v;
+  if (!j.contains("name") || !j["name"].is_string()) return err_inval(at + ": missing \"name\"");
+  v.name = j["name"].get<std::string>();
+  at = where + ": volume " + v.name;
+  if (!valid_volume_name(v.name)) return err_inval(at + ": bad name (1-15 characters of A-Za-z0-9._-)");
+  for (auto& [k, val] : j.items()) {
+    if (k == "name") continue;
+    if (k == "mode") {
+      if (!val.is_string() || !parse_mode(val.get<std::string>()))
+        return err_inval(at + ": mode: expected active-passive, active-active or active-read");
+      v.mode = parse_mode(val.get<std::string>());
+    } else if (k == "paths") {
+      if (!val.is_array() || val.empty()) return err_inval(at + ": paths: expected a non-empty list of paths");
+      for (auto& p : val) {
+        if (!p.is_string() || p.get<std::string>().empty()) return err_inval(at + ": paths: expected strings");
+        v.paths.push_back(p.get<std::string>());
+      }
+    } else if (k == "no_path_retry") {
+      if (!val.is_number_integer() || val.get<long long>() < -1) return err_inval(at + ": no_path_retry: expected -1, 0 or seconds");
+      v.no_path_retry = static_cast<int>(val.get<long long>());
+    } else if (k == "io_timeout") {
+      if (!val.is_number() || val.get<double>() <= 0) return err_inval(at + ": io_timeout: expected seconds > 0");
+      v.io_timeout = val.get<double>();
+    } else if (k == "file_mode") {
+      auto m = parse_octal_mode("file_mode", scalar_to_option_value(val));
+      if (!m) return err_inval(at + ": " + m.error().msg);
+      v.file_mode = *m;
+    } else if (k == "uid" || k == "gid") {
+      if (!val.is_number_unsigned()) return err_inval(at + ": " + k + ": expected a number");
+      (k == "uid" ? v.uid : v.gid) = val.get<uint32_t>();
+    } else if (k == "label") {
+      if (!val.is_boolean()) return err_inval(at + ": label: expected true or false");
+      v.label = val.get<bool>();
+    } else {
+      return err_inval(at + ": unknown key \"" + k + "\"");
+    }
+  }
+  if (v.paths.empty()) return err_inval(at + ": missing \"paths\"");
+  return v;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& file) {
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    return err_inval(file + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) return err_inval(file + ": expected a JSON object at the top");
+  Config c;
+  for (auto& [k, val] : j.items()) {
+    if (k == "options") {
+      if (!val.is_object()) return err_inval(file + ": options: expected an object");
+      for (auto& [ok, ov] : val.items()) {
+        if (ov.is_object() || ov.is_array() || ov.is_null())
+          return err_inval(file + ": options: " + ok + ": expected a value");
+        std::string opt = ok;
+        if (ov.is_boolean() && (ok == "allow_other" || ok == "ro")) {
+          if (!ov.get<bool>()) continue;
+        } else {
+          opt += "=" + scalar_to_option_value(ov);
+        }
+        if (auto s = apply_option(c.options, opt); !s) return err_inval(file + ": options: " + s.error().msg);
+      }
+    } else if (k == "volumes") {
+      if (!val.is_array()) return err_inval(file + ": volumes: expected a list");
+      std::set<std::string> names;
+      for (size_t i = 0; i < val.size(); ++i) {
+        auto v = parse_volume(val[i], i, file);
+        if (!v) return v.error();
+        if (!names.insert(v->name).second) return err_inval(file + ": volume " + v->name + ": defined twice");
+        c.volumes.push_back(std::move(v).value());
+      }
+    } else if (k == "scan") {
+      if (!val.is_array()) return err_inval(file + ": scan: expected a list of globs");
+      for (auto& g : val) {
+        if (!g.is_string()) return err_inval(file + ": scan: expected strings");
+        c.options.scan.push_back(g.get<std::string>());
+      }
+    } else {
+      return err_inval(file + ": unknown key \"" + k + "\"");
+    }
+  }
+  return c;
+}
+
+Result<Config> load_config(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) return Error{errno ? errno : ENOENT, "cannot read config " + file};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), file);
+}
+
+std::vector<std::string> expand_globs(const std::vector<std::string>& globs) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (auto& g : globs) {
+    glob_t gl{};
+    if (::glob(g.c_str(), 0, nullptr, &gl) == 0) {
+      for (size_t i = 0; i < gl.gl_pathc; ++i)
+        if (seen.insert(gl.gl_pathv[i]).second) out.emplace_back(gl.gl_pathv[i]);
+    }
+    ::globfree(&gl);
+  }
+  return out;
+}
+
+}  // namespace mpathfs

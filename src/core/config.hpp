@@ -1,0 +1,57 @@
+// Daemon options (-o and the config's "options") and the JSON config file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/registry.hpp"
+#include "core/result.hpp"
+
+namespace mpathfs {
+
+// failback=: what the path checker does when a FAIL path answers again.
+//  kManual     report it (checker "up") and wait for `restore` (gmultipath parity)
+//  kImmediate  restore it at once (multipathd's failback immediate)
+enum class Failback { kManual, kImmediate };
+
+struct DaemonOptions {
+  int workers = 0;              // I/O workers; 0 = one per CPU, at least 2
+  double check_interval = 5;    // seconds between checker rounds
+  double io_timeout = 5;        // seconds before a silent path is failed
+  int no_path_retry = 0;        // seconds to queue while BROKEN; -1 forever
+  Failback failback = Failback::kManual;
+  std::string log;              // "syslog", "stderr" or a file; empty = stderr with -f, else syslog
+  std::vector<std::string> scan;  // globs of devices to taste for metadata
+  uint32_t file_mode = 0600;    // volume files
+  bool direct = true;           // O_DIRECT where the path supports it
+  bool exclusive = true;        // O_EXCL on block devices
+  bool read_only = false;       // ro
+  bool allow_other = false;
+  std::vector<std::string> fuse_opts;  // passed to the kernel mount as is
+};
+
+// Applies one -o option (or a config "options" key rendered as key=value).
+// Options mount(8) and systemd add (_netdev, nofail, x-systemd.*, ...) are
+// accepted and dropped.  EINVAL names the option.
+Status apply_option(DaemonOptions& o, std::string_view opt);
+// Splits "a,b=c,d" and applies each.
+Status apply_option_list(DaemonOptions& o, std::string_view list);
+
+struct Config {
+  DaemonOptions options;
+  std::vector<VolumeSpec> volumes;
+};
+
+// Reads and validates a JSON config.  Errors name the file, the volume and
+// the fault ("/etc/mpathfs.json: volume vol0: paths: expected a list").
+// Does not open paths: Registry::create does, and its errors get the same
+// prefix from the caller.
+Result<Config> load_config(const std::string& file);
+Result<Config> parse_config(std::string_view json_text, const std::string& file_for_messages);
+
+// Expands the scan globs into device names.
+std::vector<std::string> expand_globs(const std::vector<std::string>& globs);
+
+}  // namespace mpathfs

@@ -1,0 +1,57 @@
+// IoContext: what one I/O worker brings to a request — its aligned scratch
+// buffer (made once, reused for every request: no allocation per request)
+// and a hook to tell its pool that it is about to block for long.
+#pragma once
+
+#include <cstddef>
+
+#include "core/aligned_buffer.hpp"
+#include "core/path_io.hpp"
+
+namespace mpathfs {
+
+// A worker pool implements this so a worker that waits for a path to come
+// back (no_path_retry) or is stuck on a hung path is replaced by a fresh one,
+// and the control files stay answerable.
+class BlockingObserver {
+ public:
+  virtual ~BlockingObserver() = default;
+  virtual void blocking_begin() noexcept = 0;
+  virtual void blocking_end() noexcept = 0;
+};
+
+class IoContext {
+ public:
+  // max_io: the largest request this worker will hand to a volume (FUSE's
+  // max_write / max_read, 1 MiB with libfuse 3.14).
+  explicit IoContext(size_t max_io, BlockingObserver* observer = nullptr)
+      : buf_(max_io + 2 * kMaxAlign, kMaxAlign), max_io_(max_io), observer_(observer) {}
+
+  std::byte* scratch() const { return buf_.data(); }
+  size_t scratch_size() const { return buf_.size(); }
+  size_t max_io() const { return max_io_; }
+  BlockingObserver* observer() const { return observer_; }
+
+ private:
+  AlignedBuffer buf_;
+  size_t max_io_;
+  BlockingObserver* observer_;
+};
+
+// RAII: tells the observer (if any) that this worker blocks.
+class BlockingScope {
+ public:
+  explicit BlockingScope(BlockingObserver* o) : o_(o) {
+    if (o_) o_->blocking_begin();
+  }
+  ~BlockingScope() {
+    if (o_) o_->blocking_end();
+  }
+  BlockingScope(const BlockingScope&) = delete;
+  BlockingScope& operator=(const BlockingScope&) = delete;
+
+ private:
+  BlockingObserver* o_;
+};
+
+}  // namespace mpathfs

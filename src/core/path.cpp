@@ -1,0 +1,47 @@
+#include "core/path.hpp"
+
+#include <time.h>
+
+namespace mpathfs {
+
+const char* checker_state_name(CheckerState s) {
+  switch (s) {
+    case CheckerState::kUp: return "up";
+    case CheckerState::kDown: return "down";
+    case CheckerState::kPending: return "pending";
+    case CheckerState::kUnknown: break;
+  }
+  return "unknown";
+}
+
+Path::Path(std::string name, std::unique_ptr<PathIo> io) : name_(std::move(name)), io_(std::move(io)) {}
+
+void Path::end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns, bool error) {
+  constexpr auto r = std::memory_order_relaxed;
+  if (error) {
+    hot_.errors.fetch_add(1, r);
+  } else if (write) {
+    hot_.writes.fetch_add(1, r);
+    hot_.write_bytes.fetch_add(bytes, r);
+  } else {
+    hot_.reads.fetch_add(1, r);
+    hot_.read_bytes.fetch_add(bytes, r);
+  }
+  hot_.latency_ns.fetch_add(end_ns - start_ns, r);
+  hot_.completed.fetch_add(1, r);
+  hot_.inflight.fetch_sub(1, r);
+}
+
+Path::Counters Path::counters() const {
+  constexpr auto r = std::memory_order_relaxed;
+  return {hot_.reads.load(r),  hot_.writes.load(r),     hot_.read_bytes.load(r), hot_.write_bytes.load(r),
+          hot_.errors.load(r), hot_.latency_ns.load(r), hot_.completed.load(r)};
+}
+
+uint64_t now_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+}  // namespace mpathfs

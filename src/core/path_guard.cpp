@@ -1,0 +1,94 @@
+#include "core/path_guard.hpp"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace mpathfs {
+namespace {
+
+// mountinfo escapes blanks and backslashes as \ooo.
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = 0;
+      bool ok = true;
+      for (int k = 1; k <= 3; ++k) {
+        char c = s[i + k];
+        if (c < '0' || c > '7') ok = false;
+        v = v * 8 + (c - '0');
+      }
+      if (ok) {
+        out.push_back(static_cast<char>(v));
+        i += 3;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+bool under(const std::string& path, const std::string& dir) {
+  if (dir == "/") return true;
+  return path.size() >= dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         (path.size() == dir.size() || path[dir.size()] == '/');
+}
+
+std::string resolve(const std::string& p) {
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf)) return buf;
+  return {};
+}
+
+}  // namespace
+
+MountOf mount_of(const std::string& real_path) {
+  MountOf best;
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
+    std::istringstream ls(line);
+    std::string id, parent, dev, root, mnt;
+    ls >> id >> parent >> dev >> root >> mnt;
+    std::string w;
+    while (ls >> w && w != "-") {
+    }
+    std::string fstype;
+    ls >> fstype;
+    mnt = unescape(mnt);
+    if (under(real_path, mnt) && mnt.size() >= best.mount_point.size()) {
+      best.mount_point = mnt;
+      best.fstype = fstype;
+    }
+  }
+  return best;
+}
+
+Status check_not_inside_mpathfs(const std::string& path) {
+  std::string real = resolve(path);
+  if (real.empty()) return {};
+  if (mount_of(real).fstype == kFsType)
+    return err_inval("path " + path + " lies inside an mpathfs mount (it would route I/O back into mpathfs)");
+  // A loop device backed by a volume file is the same loop in disguise.
+  struct stat st{};
+  if (::stat(real.c_str(), &st) == 0 && S_ISBLK(st.st_mode) && major(st.st_rdev) == 7) {
+    std::ifstream bf("/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)) +
+                     "/loop/backing_file");
+    std::string backing;
+    if (std::getline(bf, backing) && !backing.empty()) {
+      std::string rb = resolve(backing);
+      if (!rb.empty() && mount_of(rb).fstype == kFsType)
+        return err_inval("path " + path + " is a loop device on " + backing + ", inside an mpathfs mount");
+    }
+  }
+  return {};
+}
+
+}  // namespace mpathfs

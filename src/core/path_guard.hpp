@@ -1,0 +1,27 @@
+// Refuses paths that would route I/O back into an mpathfs daemon: a file
+// inside any mpathfs mount, or a loop device whose backing file is one.
+#pragma once
+
+#include <string>
+
+#include "core/result.hpp"
+
+namespace mpathfs {
+
+// The FUSE subtype every mpathfs mount carries ("fuse.mpathfs" in mountinfo).
+inline constexpr const char* kFsType = "fuse.mpathfs";
+
+// EINVAL when `path` lies inside an mpathfs mount (directly, through a
+// symlink, or as a loop device backed by such a file).  Success otherwise,
+// including when the path does not exist (opening it reports that).
+Status check_not_inside_mpathfs(const std::string& path);
+
+// The mount point and fstype of the mount that contains `real_path`
+// (already resolved), from /proc/self/mountinfo.
+struct MountOf {
+  std::string mount_point;
+  std::string fstype;
+};
+MountOf mount_of(const std::string& real_path);
+
+}  // namespace mpathfs

@@ -1,0 +1,110 @@
+// Registry: the daemon's set of volumes — the one object the FUSE layer and
+// the checker share.  It opens and checks paths, creates and destroys
+// volumes, and applies control commands all-or-nothing.
+//
+// Locks: ctl_mu_ serializes control operations (it may be held across path
+// I/O such as a probe read); map_mu_ guards the volume map and is held only
+// briefly, so status reads never wait for a slow control operation.
+// Order: ctl_mu_ -> map_mu_ -> Volume::mu_.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/control.hpp"
+#include "core/path_io.hpp"
+#include "core/result.hpp"
+#include "core/volume.hpp"
+
+namespace mpathfs {
+
+// Settings every new volume starts from (daemon options, config "options").
+struct VolumeDefaults {
+  int no_path_retry = 0;
+  double io_timeout = 5;
+  uint32_t file_mode = 0600;
+  uint32_t uid = 0, gid = 0;
+  OpenOptions open;  // O_DIRECT / O_EXCL policy
+};
+
+// What it takes to create a volume (from a config entry or ctl/create).
+struct VolumeSpec {
+  std::string name;
+  std::optional<Mode> mode;  // unset: the metadata's mode if labeled, else active-passive
+  bool label = false;        // write new gmultipath metadata (create -l)
+  std::vector<std::string> paths;
+  std::optional<int> no_path_retry;
+  std::optional<double> io_timeout;
+  std::optional<uint32_t> file_mode;
+  std::optional<uint32_t> uid, gid;
+};
+
+class Registry {
+ public:
+  explicit Registry(VolumeDefaults d) : defaults_(std::move(d)) {}
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  struct Entry {
+    uint64_t id;  // stable for the volume's life; the FUSE layer's inode key
+    std::shared_ptr<Volume> volume;
+  };
+
+  // Creates a volume: every path must open, be outside mpathfs mounts and
+  // have one size; a labeled first path makes a labeled volume.
+  Status create(const VolumeSpec& spec);
+  // Refused with EBUSY while the volume file is open.  erase: zero a
+  // labeled volume's metadata (destroy); stop keeps it.
+  Status destroy(const std::string& name, bool erase);
+  // Applies a command written to ctl/ (volume empty) or ctl/VOL/.
+  Status apply(const std::string& volume, const Command& cmd);
+  // Tastes devices for gmultipath metadata and assembles volumes by UUID.
+  // Returns one line per problem found (not fatal: gmultipath logs and goes on).
+  std::vector<std::string> assemble(const std::vector<std::string>& devices);
+
+  std::shared_ptr<Volume> find(const std::string& name) const;
+  std::shared_ptr<Volume> find_id(uint64_t id) const;
+  std::optional<uint64_t> id_of(const std::string& name) const;
+  // Volumes in creation order.
+  std::vector<Entry> list() const;
+  // Bumped on every create/destroy, so the tree can tell it changed.
+  uint64_t generation() const;
+
+  std::string status_table() const;
+
+  // Destroys volumes whose every path is gone (gmultipath: destroyed on
+  // last provider disconnection).  Returns the names destroyed.
+  std::vector<std::string> reap_lost();
+  // Flushes every volume (unmount, SIGTERM).
+  void flush_all();
+  // Fails every request from now on and releases queued ones.
+  void shut_down_all();
+
+  const VolumeDefaults& defaults() const { return defaults_; }
+
+ private:
+  Result<std::shared_ptr<Path>> open_path(const std::string& word) const;
+  Status check_not_used_elsewhere(const Path& p, const Volume* self) const;
+  Status add_to(Volume& v, const std::string& word);
+  Status rewrite_metadata(Volume& v, Mode m);
+  void insert(std::shared_ptr<Volume> v);
+
+  VolumeDefaults defaults_;
+  mutable std::mutex ctl_mu_;
+  mutable std::mutex map_mu_;
+  std::map<uint64_t, std::shared_ptr<Volume>> by_id_;  // guarded by map_mu_
+  uint64_t next_id_ = 1;                               // guarded by map_mu_
+  uint64_t generation_ = 0;                            // guarded by map_mu_
+};
+
+// Turns a user's path word into a file name: absolute as is; "sdb" ->
+// "/dev/sdb" (gmultipath takes provider names without /dev/).
+std::string path_word_to_name(const std::string& word);
+
+}  // namespace mpathfs

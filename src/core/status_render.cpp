@@ -1,0 +1,122 @@
+#include "core/status_render.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace mpathfs {
+
+const char* path_state_name(PathState s) {
+  switch (s) {
+    case PathState::kActive: return "ACTIVE";
+    case PathState::kRead: return "READ";
+    case PathState::kFail: return "FAIL";
+    case PathState::kPassive: break;
+  }
+  return "PASSIVE";
+}
+
+const char* volume_state_name(VolumeState s) {
+  switch (s) {
+    case VolumeState::kDegraded: return "DEGRADED";
+    case VolumeState::kBroken: return "BROKEN";
+    case VolumeState::kOptimal: break;
+  }
+  return "OPTIMAL";
+}
+
+namespace {
+std::string pad(std::string_view s, size_t w) {
+  std::string out(s);
+  if (out.size() < w) out.append(w - out.size(), ' ');
+  return out;
+}
+}  // namespace
+
+std::string render_status_table(const std::vector<VolumeStatus>& volumes) {
+  // Column widths adapt to the longest entry (gmultipath: at least the
+  // header's width); two blanks between columns.
+  size_t wname = 4, wstate = 6;
+  for (auto& v : volumes) {
+    wname = std::max(wname, v.name.size());
+    wstate = std::max(wstate, std::string_view(volume_state_name(v.state)).size());
+  }
+  wname += 2;
+  std::string out = pad("Name", wname) + "  " + pad("Status", wstate) + "  Components\n";
+  for (auto& v : volumes) {
+    bool first = true;
+    for (auto& p : v.paths) {
+      out += pad(first ? v.name : "", wname) + "  " + pad(first ? volume_state_name(v.state) : "", wstate) + "  " +
+             p.path + " (" + path_state_name(p.state) + ")\n";
+      first = false;
+    }
+    if (v.paths.empty()) out += pad(v.name, wname) + "  " + volume_state_name(v.state) + "\n";
+  }
+  return out;
+}
+
+std::string render_volume_text(const VolumeStatus& v) {
+  std::string out;
+  char line[512];
+  out += "Name: " + v.name + "\n";
+  out += "Mode: " + std::string(mode_name(v.mode)) + "\n";
+  out += "State: " + std::string(volume_state_name(v.state)) + "\n";
+  out += "Size: " + std::to_string(v.size) + "\n";
+  out += "UUID: " + (v.uuid ? *v.uuid : std::string("-")) + "\n";
+  out += "Type: " + std::string(v.uuid ? "AUTOMATIC" : "MANUAL") + "\n";
+  std::snprintf(line, sizeof line, "No-path-retry: %d\nIO-timeout: %g\nQueued: %llu\nOpen: %d\n", v.no_path_retry,
+                v.io_timeout, static_cast<unsigned long long>(v.queued), v.open_handles);
+  out += line;
+  size_t wpath = 4;
+  for (auto& p : v.paths) wpath = std::max(wpath, p.path.size());
+  std::snprintf(line, sizeof line, "%-*s  %-7s  %-7s  %10s  %10s  %14s  %14s  %7s  %8s  %11s  %s\n",
+                static_cast<int>(wpath), "Path", "State", "Checker", "Reads", "Writes", "ReadBytes", "WriteBytes",
+                "Errors", "Inflight", "Latency(us)", "LastError");
+  out += line;
+  for (auto& p : v.paths) {
+    std::snprintf(line, sizeof line, "%-*s  %-7s  %-7s  %10llu  %10llu  %14llu  %14llu  %7llu  %8d  %11.1f  %s%s\n",
+                  static_cast<int>(wpath), p.path.c_str(), path_state_name(p.state), p.checker.c_str(),
+                  static_cast<unsigned long long>(p.reads), static_cast<unsigned long long>(p.writes),
+                  static_cast<unsigned long long>(p.read_bytes), static_cast<unsigned long long>(p.write_bytes),
+                  static_cast<unsigned long long>(p.errors), p.inflight, p.mean_latency_us,
+                  p.last_error ? p.last_error->c_str() : "-", p.lost ? " (gone)" : "");
+    out += line;
+  }
+  return out;
+}
+
+nlohmann::json volume_to_json(const VolumeStatus& v) {
+  nlohmann::json paths = nlohmann::json::array();
+  for (auto& p : v.paths) {
+    paths.push_back({
+        {"path", p.path},
+        {"state", path_state_name(p.state)},
+        {"reads", p.reads},
+        {"writes", p.writes},
+        {"read_bytes", p.read_bytes},
+        {"write_bytes", p.write_bytes},
+        {"errors", p.errors},
+        {"inflight", p.inflight},
+        {"mean_latency_us", p.mean_latency_us},
+        {"last_error", p.last_error ? nlohmann::json(*p.last_error) : nlohmann::json(nullptr)},
+        {"checker", p.checker},
+        {"lost", p.lost},
+        {"direct", p.direct},
+    });
+  }
+  return {
+      {"name", v.name},
+      {"mode", std::string(mode_name(v.mode))},
+      {"state", volume_state_name(v.state)},
+      {"size", v.size},
+      {"uuid", v.uuid ? nlohmann::json(*v.uuid) : nlohmann::json(nullptr)},
+      {"no_path_retry", v.no_path_retry},
+      {"io_timeout", v.io_timeout},
+      {"queued", v.queued},
+      {"open", v.open_handles},
+      {"paths", std::move(paths)},
+  };
+}
+
+std::string render_volume_json(const VolumeStatus& v) { return volume_to_json(v).dump() + "\n"; }
+
+}  // namespace mpathfs

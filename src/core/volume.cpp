@@ -1,0 +1,348 @@
+// Volume: control operations, state words and status snapshots.
+// The request path (read/write/flush, failover) is in volume_io.cpp.
+#include "core/volume.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/errno_class.hpp"
+
+namespace mpathfs {
+
+Volume::Volume(VolumeSettings s, uint64_t path_size, uint64_t size)
+    : settings_(std::move(s)),
+      path_size_(path_size),
+      size_(size),
+      mode_(settings_.mode),
+      no_path_retry_(settings_.no_path_retry),
+      set_(std::make_shared<const PathSet>()) {}
+
+Volume::~Volume() { shut_down(); }
+
+bool Volume::Attempt::excluded(const Path* p) const {
+  for (size_t i = 0; i < ntried; ++i)
+    if (tried[i] == p) return true;
+  return false;
+}
+
+namespace {
+// "sdb" means "/dev/sdb", as gmultipath strips and adds /dev/.
+bool names_match(const std::string& have, std::string_view want) {
+  if (have == want) return true;
+  if (want.find('/') == std::string_view::npos && have.size() == want.size() + 5 &&
+      have.compare(0, 5, "/dev/") == 0 && have.compare(5, std::string::npos, want) == 0)
+    return true;
+  return false;
+}
+}  // namespace
+
+std::shared_ptr<Path> Volume::find_path(std::string_view name) const {
+  auto set = load_set();
+  for (auto& p : set->paths)
+    if (names_match(p->name(), name)) return p;
+  return nullptr;
+}
+
+bool Volume::has_path(std::string_view name) const { return find_path(name) != nullptr; }
+
+std::vector<std::shared_ptr<Path>> Volume::paths() const { return load_set()->paths; }
+
+bool Volume::any_good_locked(const PathSet& set) const {
+  return std::any_of(set.paths.begin(), set.paths.end(), [](auto& p) { return p->good(); });
+}
+
+void Volume::fail_locked(const PathSet& set, Path& p, int err, const char* why) {
+  if (err) p.set_last_error(err);
+  if (p.failed()) return;
+  p.set_failed(true);
+  if (err)
+    spdlog::warn("{}: path {} marked FAIL ({} {})", name(), p.name(), why, errno_name(err));
+  else
+    spdlog::warn("{}: path {} marked FAIL ({})", name(), p.name(), why);
+  if (!any_good_locked(set)) {
+    // gmultipath's rule is applied by the caller (I/O retries need it once
+    // per request); here only the active path moves.
+  }
+  move_active_after_locked(set, &p);
+}
+
+void Volume::restore_all_except_locked(const PathSet& set, const Path* except) {
+  for (auto& q : set.paths) {
+    if (q.get() == except || !q->failed() || q->lost()) continue;
+    q->set_failed(false);
+    q->set_admin_failed(false);
+    spdlog::warn("{}: all paths were marked FAIL, restore {}", name(), q->name());
+  }
+  if (!active_.load() || active_.load()->failed()) move_active_after_locked(set, active_.load());
+  path_cv_.notify_all();
+}
+
+// The next good path after `failed` in join order (wrapping) becomes active;
+// restore never calls this, so it never moves a working active path.
+void Volume::move_active_after_locked(const PathSet& set, const Path* failed) {
+  const Path* cur = active_.load();
+  bool cur_ok = false;
+  for (auto& q : set.paths)
+    if (q.get() == cur && q->good()) cur_ok = true;
+  if (cur_ok) return;
+  const size_t n = set.paths.size();
+  size_t start = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (set.paths[i].get() == (failed ? failed : cur)) start = i + 1;
+  for (size_t k = 0; k < n; ++k) {
+    const Path* q = set.paths[(start + k) % n].get();
+    if (q->good()) {
+      active_.store(q);
+      if (mode() != Mode::kActiveActive && n > 1)
+        spdlog::warn("{}: {} is now the active path", name(), q->name());
+      return;
+    }
+  }
+  if (n > 0 && cur) spdlog::error("{}: out of paths, volume is BROKEN", name());
+}
+
+Status Volume::add_path(std::shared_ptr<Path> p) {
+  PathIo& io = p->io();
+  if (io.size() != path_size_)
+    return err_inval("path " + p->name() + " has size " + std::to_string(io.size()) + ", volume " + name() +
+                     " needs " + std::to_string(path_size_));
+  // Probe: a path that opens but cannot be read joins as FAIL (the seed's
+  // "added manually and marked failed until their time will come").
+  int probe_err = 0;
+  {
+    AlignedBuffer buf(kMaxAlign, kMaxAlign);
+    uint32_t len = std::max<uint32_t>(io.align(), 512);
+    if (len > path_size_) len = static_cast<uint32_t>(path_size_);
+    ssize_t n = io.pread(buf.data(), len, 0);
+    if (n < 0) probe_err = static_cast<int>(-n);
+  }
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  for (auto& q : set->paths) {
+    if (q->name() == p->name()) return err_exist("path " + p->name() + " is already in volume " + name());
+    if (q->io().sector_size() != io.sector_size())
+      return err_inval("path " + p->name() + " has sector size " + std::to_string(io.sector_size()) + ", " +
+                       q->name() + " has " + std::to_string(q->io().sector_size()));
+  }
+  if (set->paths.size() >= kMaxPaths)
+    return err_inval("volume " + name() + " already has " + std::to_string(kMaxPaths) + " paths");
+  if (probe_err) {
+    p->set_failed(true);
+    p->set_last_error(probe_err);
+    p->set_checker(CheckerState::kDown);
+    spdlog::warn("{}: path {} added as FAIL: probe read failed ({})", name(), p->name(), errno_name(probe_err));
+  }
+  auto next = std::make_shared<PathSet>(*set);
+  next->paths.push_back(p);
+  set_.store(next, std::memory_order_release);
+  if (!active_.load() || active_.load()->failed()) move_active_after_locked(*next, nullptr);
+  path_cv_.notify_all();
+  spdlog::info("{}: path {} added ({}{})", name(), p->name(), io.direct() ? "O_DIRECT" : "buffered",
+               p->failed() ? ", FAIL" : "");
+  return {};
+}
+
+Status Volume::remove_path(std::string_view pname) {
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  auto it = std::find_if(set->paths.begin(), set->paths.end(), [&](auto& q) { return names_match(q->name(), pname); });
+  if (it == set->paths.end()) return err_noent("path " + std::string(pname) + " is not in volume " + name());
+  if (set->paths.size() == 1)
+    return err_busy("path " + (*it)->name() + " is the last path of volume " + name() + " (use destroy)");
+  auto next = std::make_shared<PathSet>();
+  for (auto& q : set->paths)
+    if (q != *it) next->paths.push_back(q);
+  std::shared_ptr<Path> gone = *it;
+  set_.store(next, std::memory_order_release);
+  if (active_.load() == gone.get()) {
+    // Choose the next good path after the removed one.
+    size_t idx = static_cast<size_t>(it - set->paths.begin());
+    const Path* pick = nullptr;
+    for (size_t k = 0; k < next->paths.size() && !pick; ++k) {
+      const Path* q = next->paths[(idx + k) % next->paths.size()].get();
+      if (q->good()) pick = q;
+    }
+    active_.store(pick);
+    if (pick && mode() != Mode::kActiveActive) spdlog::warn("{}: {} is now the active path", name(), pick->name());
+  }
+  if (!any_good_locked(*next)) {
+    // gmultipath runs the fault logic on remove: restore the others.
+    restore_all_except_locked(*next, nullptr);
+  }
+  spdlog::info("{}: path {} removed", name(), gone->name());
+  return {};
+}
+
+Status Volume::fail_path(std::string_view pname) {
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  for (auto& q : set->paths) {
+    if (!names_match(q->name(), pname)) continue;
+    if (q->failed()) return {};  // already FAIL: success, no change (gmultipath)
+    q->set_admin_failed(true);
+    fail_locked(*set, *q, 0, "by request");
+    // gmultipath's fault logic: failing the last good path restores the
+    // others; a single-path volume gets that very path back.
+    if (!any_good_locked(*set)) restore_all_except_locked(*set, set->paths.size() > 1 ? q.get() : nullptr);
+    return {};
+  }
+  return err_noent("path " + std::string(pname) + " is not in volume " + name());
+}
+
+Status Volume::restore_path(std::string_view pname) {
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  for (auto& q : set->paths) {
+    if (!names_match(q->name(), pname)) continue;
+    q->set_admin_failed(false);
+    if (q->failed()) {
+      q->set_failed(false);
+      spdlog::warn("{}: path {} restored", name(), q->name());
+      // A BROKEN volume gets this path as its active one; otherwise the
+      // active path does not move (gmultipath: restore never moves it).
+      if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
+      path_cv_.notify_all();
+    }
+    return {};
+  }
+  return err_noent("path " + std::string(pname) + " is not in volume " + name());
+}
+
+void Volume::checker_restore(Path& p) {
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  bool member = std::any_of(set->paths.begin(), set->paths.end(), [&](auto& q) { return q.get() == &p; });
+  if (!member || !p.failed() || p.lost() || p.admin_failed()) return;
+  p.set_failed(false);
+  spdlog::warn("{}: path {} answers again, restored by the checker (failback=immediate)", name(), p.name());
+  if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
+  path_cv_.notify_all();
+}
+
+Status Volume::prefer(std::string_view pname) {
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  for (auto& q : set->paths) {
+    if (!names_match(q->name(), pname)) continue;
+    if (q->failed()) return err_inval("path " + q->name() + " is FAIL and cannot be made active");
+    if (active_.load() != q.get()) {
+      active_.store(q.get());
+      spdlog::info("{}: {} is now the active path (prefer)", name(), q->name());
+    }
+    return {};
+  }
+  return err_noent("path " + std::string(pname) + " is not in volume " + name());
+}
+
+Status Volume::rotate() {
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  const size_t n = set->paths.size();
+  size_t cur = n;
+  for (size_t i = 0; i < n; ++i)
+    if (set->paths[i].get() == active_.load()) cur = i;
+  for (size_t k = 1; k <= n; ++k) {
+    const Path* q = set->paths[(cur == n ? k - 1 : cur + k) % n].get();
+    if (q->good()) {
+      if (q != active_.load()) {
+        active_.store(q);
+        spdlog::info("{}: {} is now the active path (rotate)", name(), q->name());
+      }
+      return {};
+    }
+  }
+  return {};  // no good alternative: unchanged, success (gmultipath)
+}
+
+void Volume::set_mode(Mode m) {
+  std::lock_guard lk(mu_);
+  Mode old = mode_.exchange(m);
+  if (old != m) spdlog::info("{}: mode {} -> {}", name(), mode_name(old), mode_name(m));
+}
+
+void Volume::set_no_path_retry(int seconds) {
+  {
+    std::lock_guard lk(mu_);
+    int old = no_path_retry_.exchange(seconds);
+    if (old != seconds) spdlog::info("{}: no_path_retry {} -> {}", name(), old, seconds);
+  }
+  path_cv_.notify_all();  // 0 releases queued requests at once (disablequeueing)
+}
+
+void Volume::shut_down() {
+  {
+    std::lock_guard lk(mu_);
+    shut_down_.store(true, std::memory_order_release);
+  }
+  path_cv_.notify_all();
+}
+
+bool Volume::all_lost() const {
+  auto set = load_set();
+  if (set->paths.empty()) return false;
+  return std::all_of(set->paths.begin(), set->paths.end(), [](auto& p) { return p->lost(); });
+}
+
+PathState Volume::state_of(const PathSet& set, const Path& p, Mode m) const {
+  if (p.failed()) return PathState::kFail;
+  if (m == Mode::kActiveActive) return PathState::kActive;
+  if (&p == active_.load()) return PathState::kActive;
+  return m == Mode::kActiveRead ? PathState::kRead : PathState::kPassive;
+}
+
+VolumeState Volume::state() const {
+  auto set = load_set();
+  size_t good = 0;
+  for (auto& p : set->paths) good += p->good();
+  if (good == 0) return VolumeState::kBroken;
+  if (good < set->paths.size() || set->paths.size() == 1) return VolumeState::kDegraded;
+  return VolumeState::kOptimal;
+}
+
+std::string Volume::active_paths() const {
+  auto set = load_set();
+  Mode m = mode();
+  std::string out;
+  for (auto& p : set->paths) {
+    if (state_of(*set, *p, m) != PathState::kActive) continue;
+    if (!out.empty()) out += ' ';
+    out += p->name();
+  }
+  return out.empty() ? "none" : out;
+}
+
+VolumeStatus Volume::status() const {
+  auto set = load_set();
+  VolumeStatus s;
+  s.name = name();
+  s.mode = mode();
+  s.state = state();
+  s.size = size_;
+  s.uuid = settings_.uuid;
+  s.no_path_retry = no_path_retry();
+  s.io_timeout = settings_.io_timeout;
+  s.queued = queued_.load(std::memory_order_relaxed);
+  s.open_handles = open_count();
+  for (auto& p : set->paths) {
+    PathStatus ps;
+    ps.path = p->name();
+    ps.state = state_of(*set, *p, s.mode);
+    ps.lost = p->lost();
+    ps.checker = checker_state_name(p->checker());
+    ps.direct = p->io().direct();
+    auto c = p->counters();
+    ps.reads = c.reads;
+    ps.writes = c.writes;
+    ps.read_bytes = c.read_bytes;
+    ps.write_bytes = c.write_bytes;
+    ps.errors = c.errors;
+    ps.inflight = p->inflight();
+    ps.mean_latency_us = c.completed ? static_cast<double>(c.latency_ns) / c.completed / 1000.0 : 0.0;
+    if (int e = p->last_error()) ps.last_error = std::string(errno_name(e));
+    s.paths.push_back(std::move(ps));
+  }
+  return s;
+}
+
+}  // namespace mpathfs

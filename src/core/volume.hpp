@@ -1,0 +1,160 @@
+// Volume: a named set of paths to the same data, read and written as one.
+//
+// Concurrency:
+//  - The path list is an immutable PathSet swapped in by control operations;
+//    each request works on the set it loaded (atomic shared_ptr), so a path
+//    removed under a hung request stays alive until that request returns.
+//  - Routing reads atomics only.  State *changes* (fail, restore, active
+//    path, set swap) take mu_, which the hot path touches only on an error.
+//  - Lock order: Registry::mu_ before Volume::mu_; rmw_locks_ are leaves.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/io_context.hpp"
+#include "core/mode.hpp"
+#include "core/path.hpp"
+#include "core/result.hpp"
+#include "core/routing.hpp"
+#include "core/status.hpp"
+
+namespace mpathfs {
+
+struct VolumeSettings {
+  std::string name;
+  Mode mode = Mode::kActivePassive;
+  std::optional<std::string> uuid;  // set for a labeled (gmultipath "automatic") volume
+  int no_path_retry = 0;            // seconds while BROKEN; -1 = queue forever; 0 = fail at once
+  double io_timeout = 5;            // seconds a path may take to answer a request
+  uint32_t file_mode = 0600;        // of the volume file
+  uint32_t uid = 0, gid = 0;
+};
+
+// The most paths one volume holds (a request tracks tried paths in a bitmask).
+inline constexpr size_t kMaxPaths = 32;
+// Requests that may wait for a path at once (no_path_retry); more fail with EIO.
+inline constexpr uint64_t kMaxQueued = 256;
+
+class Volume {
+ public:
+  // path_size: the size every path must have; size: what the volume exposes
+  // (path_size minus the metadata sector when labeled).
+  Volume(VolumeSettings s, uint64_t path_size, uint64_t size);
+  ~Volume();
+  Volume(const Volume&) = delete;
+  Volume& operator=(const Volume&) = delete;
+
+  const std::string& name() const { return settings_.name; }
+  uint64_t size() const { return size_; }
+  uint64_t path_size() const { return path_size_; }
+  Mode mode() const { return mode_.load(std::memory_order_relaxed); }
+  const std::optional<std::string>& uuid() const { return settings_.uuid; }
+  const VolumeSettings& settings() const { return settings_; }
+
+  // ---- hot path: no allocation, no lock, no log unless a path fails ----
+  // Reads up to len bytes at off (clipped at the end); *data points into the
+  // context's scratch buffer.  Bytes read, or -errno.  len <= ctx.max_io().
+  ssize_t read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept;
+  // Writes len bytes at off.  A write reaching past the end is refused whole
+  // with ENOSPC.  Bytes written, or -errno.  len <= ctx.max_io().
+  ssize_t write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept;
+  // fdatasync on every working path in parallel; 0 if at least one flushed.
+  int flush() noexcept;
+
+  // ---- control: all-or-nothing, applied before return ----
+  // Adds a path (already opened).  EEXIST if present, EINVAL on a size or
+  // sector mismatch.  A path whose probe read fails joins as FAIL.
+  Status add_path(std::shared_ptr<Path> p);
+  Status remove_path(std::string_view name);
+  Status fail_path(std::string_view name);
+  Status restore_path(std::string_view name);
+  Status prefer(std::string_view name);
+  Status rotate();
+  void set_mode(Mode m);
+  void set_no_path_retry(int seconds);
+  int no_path_retry() const { return no_path_retry_.load(std::memory_order_relaxed); }
+  // Restores a FAIL path if the checker saw it answer (failback=immediate).
+  void checker_restore(Path& p);
+
+  // gmultipath getactive: active-active: every good path; else the active one; "none".
+  std::string active_paths() const;
+  VolumeStatus status() const;
+  VolumeState state() const;
+  // Every path's device is gone: the registry destroys the volume.
+  bool all_lost() const;
+  bool has_path(std::string_view name) const;
+  std::vector<std::shared_ptr<Path>> paths() const;
+  // The path that matches a user's word ("/dev/sdb" or "sdb"), or nullptr.
+  std::shared_ptr<Path> find_path(std::string_view name) const;
+
+  // Open handles of the volume file: destroy/stop are refused while > 0.
+  void open_ref() { open_.fetch_add(1, std::memory_order_relaxed); }
+  void close_ref() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  int open_count() const { return open_.load(std::memory_order_relaxed); }
+
+  // After this every request fails with EIO and queued ones are released.
+  void shut_down();
+  bool is_shut_down() const { return shut_down_.load(std::memory_order_acquire); }
+
+ private:
+  struct PathSet {
+    std::vector<std::shared_ptr<Path>> paths;  // join order
+  };
+  // What one request remembers across retries.
+  struct Attempt {
+    std::array<const Path*, kMaxPaths * 2> tried{};
+    size_t ntried = 0;
+    bool restored = false;    // this request already ran the restore-all rule
+    int rounds = 0;           // safety bound on retries
+    uint64_t deadline = 0;    // no_path_retry deadline (0 = not waiting yet)
+    bool excluded(const Path* p) const;
+  };
+
+  Path* choose(const PathSet& set, IoKind kind, const Attempt& a) const;
+  ssize_t read_on(Path& p, IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept;
+  ssize_t write_on(Path& p, IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept;
+  // A path failed a request with a path error: FAIL it, apply gmultipath's
+  // restore-all rule, move the active path.  Then the request retries.
+  void on_path_error(Path& p, int err, Attempt& a) noexcept;
+  // No path to try: retry restored paths, queue (no_path_retry) or give up.
+  // 0 to retry, -EIO to fail the request.
+  int on_no_path(IoContext& ctx, Attempt& a) noexcept;
+
+  // Locked helpers (mu_ held).
+  void fail_locked(const PathSet& set, Path& p, int err, const char* why);
+  bool any_good_locked(const PathSet& set) const;
+  void restore_all_except_locked(const PathSet& set, const Path* except);
+  void move_active_after_locked(const PathSet& set, const Path* failed);
+  PathState state_of(const PathSet& set, const Path& p, Mode m) const;
+
+  std::shared_ptr<const PathSet> load_set() const { return set_.load(std::memory_order_acquire); }
+
+  VolumeSettings settings_;
+  const uint64_t path_size_;
+  const uint64_t size_;
+  std::atomic<Mode> mode_;
+  std::atomic<int> no_path_retry_;
+  std::atomic<std::shared_ptr<const PathSet>> set_;
+  std::atomic<const Path*> active_{nullptr};
+  std::atomic<int> open_{0};
+  std::atomic<bool> shut_down_{false};
+  std::atomic<uint64_t> queued_{0};
+
+  mutable std::mutex mu_;          // state changes; see the lock order above
+  std::condition_variable path_cv_;  // a path came back, settings changed, or shut down
+  // Read-modify-write of a partial block on an O_DIRECT path holds the
+  // stripe of each block it rewrites, so two unaligned writes into one block
+  // do not undo each other.
+  std::array<std::mutex, 64> rmw_locks_;
+};
+
+}  // namespace mpathfs

@@ -1,0 +1,259 @@
+// Volume: the request path — routing, alignment for O_DIRECT paths,
+// failover, gmultipath's restore-all rule and no_path_retry queueing.
+//
+// Per request: one atomic shared_ptr load (the path set), the router's
+// atomic reads, one pread/pwrite, relaxed counter updates.  No allocation,
+// no lock and no log line unless a path fails.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "core/errno_class.hpp"
+#include "core/volume.hpp"
+
+namespace mpathfs {
+namespace {
+// Bound on retries of one request, whatever other requests restore meanwhile.
+constexpr int kMaxRounds = 4 * static_cast<int>(kMaxPaths);
+}  // namespace
+
+Path* Volume::choose(const PathSet& set, IoKind kind, const Attempt& a) const {
+  uint64_t excluded = 0;
+  if (a.ntried) {
+    for (size_t i = 0; i < set.paths.size(); ++i)
+      if (a.excluded(set.paths[i].get())) excluded |= 1ull << i;
+  }
+  RouteView v{set.paths, active_.load(std::memory_order_acquire), excluded};
+  return route(mode(), v, kind);
+}
+
+ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept {
+  if (is_shut_down()) return -EIO;
+  if (off >= size_) return 0;
+  if (len > size_ - off) len = static_cast<size_t>(size_ - off);
+  if (len > ctx.max_io()) len = ctx.max_io();  // a short read; FUSE never asks for more
+  if (len == 0) return 0;
+  Attempt a;
+  for (;;) {
+    auto set = load_set();  // keeps the chosen path alive for this attempt
+    Path* p = choose(*set, IoKind::kRead, a);
+    if (!p) {
+      if (int r = on_no_path(ctx, a)) return r;
+      continue;
+    }
+    ssize_t n = read_on(*p, ctx, len, off, data);
+    if (n >= 0) return n;
+    if (!is_path_error(static_cast<int>(-n))) return n;  // the request is wrong: return it
+    on_path_error(*p, static_cast<int>(-n), a);
+    if (is_shut_down()) return -EIO;
+  }
+}
+
+ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept {
+  if (is_shut_down()) return -EIO;
+  if (len == 0) return 0;
+  // A volume does not grow: a write reaching past the end is refused whole,
+  // so a labeled volume's metadata sector can never be touched.
+  if (off >= size_ || len > size_ - off) return -ENOSPC;
+  if (len > ctx.max_io()) return -EINVAL;
+  Attempt a;
+  for (;;) {
+    auto set = load_set();
+    Path* p = choose(*set, IoKind::kWrite, a);
+    if (!p) {
+      if (int r = on_no_path(ctx, a)) return r;
+      continue;
+    }
+    ssize_t n = write_on(*p, ctx, data, len, off);
+    if (n >= 0) return n;
+    if (!is_path_error(static_cast<int>(-n))) return n;
+    on_path_error(*p, static_cast<int>(-n), a);
+    if (is_shut_down()) return -EIO;
+  }
+}
+
+// Reads the aligned span that covers [off, off+len) into the scratch buffer:
+// an O_DIRECT path takes any request, aligned or not.
+ssize_t Volume::read_on(Path& p, IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept {
+  PathIo& io = p.io();
+  const uint64_t al = io.align();
+  const uint64_t a_off = off & ~(al - 1);
+  const uint64_t a_end = (off + len + al - 1) & ~(al - 1);
+  const uint64_t t0 = p.begin_io(now_ns());
+  ssize_t n = io.pread(ctx.scratch(), static_cast<size_t>(a_end - a_off), a_off);
+  const uint64_t t1 = now_ns();
+  if (n < 0) {
+    p.end_io(false, 0, t0, t1, true);
+    return n;
+  }
+  const size_t head = static_cast<size_t>(off - a_off);
+  size_t got = static_cast<size_t>(n) > head ? static_cast<size_t>(n) - head : 0;
+  if (got > len) got = len;
+  p.end_io(false, got, t0, t1, false);
+  *data = ctx.scratch() + head;
+  return static_cast<ssize_t>(got);
+}
+
+ssize_t Volume::write_on(Path& p, IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept {
+  PathIo& io = p.io();
+  const uint64_t al = io.align();
+  const uint64_t t0 = p.begin_io(now_ns());
+  ssize_t n;
+  if (al == 1) {
+    n = io.pwrite(data, len, off);  // buffered path: no copy
+  } else if (off % al == 0 && len % al == 0) {
+    // FUSE's payload is not aligned for O_DIRECT: one copy into scratch.
+    std::memcpy(ctx.scratch(), data, len);
+    n = io.pwrite(ctx.scratch(), len, off);
+  } else {
+    // Partial blocks: read-modify-write the edge blocks under their stripes.
+    const uint64_t a_off = off & ~(al - 1);
+    const uint64_t a_end = (off + len + al - 1) & ~(al - 1);
+    const size_t span = static_cast<size_t>(a_end - a_off);
+    const size_t head = static_cast<size_t>(off - a_off);
+    const size_t s1 = (a_off / al) % rmw_locks_.size();
+    const size_t s2 = ((a_end / al) - 1) % rmw_locks_.size();
+    std::unique_lock l1(rmw_locks_[std::min(s1, s2)]);
+    std::unique_lock<std::mutex> l2;
+    if (s1 != s2) l2 = std::unique_lock(rmw_locks_[std::max(s1, s2)]);
+    std::byte* buf = ctx.scratch();
+    n = 0;
+    if (head != 0) {
+      ssize_t r = io.pread(buf, al, a_off);
+      if (r < 0) n = r;
+      else if (static_cast<size_t>(r) < al) std::memset(buf + r, 0, al - r);
+    }
+    const bool tail_partial = (off + len) % al != 0;
+    const bool tail_in_head = span == al && head != 0;
+    if (n >= 0 && tail_partial && !tail_in_head) {
+      ssize_t r = io.pread(buf + span - al, al, a_end - al);
+      if (r < 0) n = r;
+      else if (static_cast<size_t>(r) < al) std::memset(buf + span - al + r, 0, al - r);
+    }
+    if (n >= 0) {
+      std::memcpy(buf + head, data, len);
+      n = io.pwrite(buf, span, a_off);
+    }
+  }
+  const uint64_t t1 = now_ns();
+  if (n < 0) {
+    p.end_io(true, 0, t0, t1, true);
+    return n;
+  }
+  p.end_io(true, len, t0, t1, false);
+  return static_cast<ssize_t>(len);
+}
+
+void Volume::on_path_error(Path& p, int err, Attempt& a) noexcept {
+  if (a.ntried < a.tried.size()) a.tried[a.ntried++] = &p;
+  ++a.rounds;
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  if (is_gone_error(err) && !p.lost()) {
+    p.set_lost();
+    spdlog::error("{}: path {} is gone ({})", name(), p.name(), errno_name(err));
+  }
+  fail_locked(*set, p, err, "I/O error");
+  if (!any_good_locked(*set) && !a.restored) {
+    // gmultipath: when the last good path fails, restore the others (a
+    // device-caused error must not take the volume down) — once per
+    // request, so a persistent failure cannot loop (FreeBSD PR 178473).
+    a.restored = true;
+    const bool single = set->paths.size() == 1;
+    restore_all_except_locked(*set, single ? nullptr : &p);
+    a.ntried = 0;
+    if (!single) a.tried[a.ntried++] = &p;
+  }
+}
+
+int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
+  if (is_shut_down() || a.rounds > kMaxRounds) return -EIO;
+  {
+    auto set = load_set();
+    bool any_good = false;
+    for (auto& p : set->paths) any_good |= p->good();
+    if (any_good) {
+      // Another request restored a path this one already tried.
+      a.ntried = 0;
+      ++a.rounds;
+      return 0;
+    }
+  }
+  // BROKEN: queue for no_path_retry seconds (multipathd's queue_if_no_path).
+  if (all_lost()) return -EIO;
+  int npr = no_path_retry();
+  if (npr == 0) return -EIO;
+  if (queued_.fetch_add(1, std::memory_order_relaxed) >= kMaxQueued) {
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    return -EIO;
+  }
+  BlockingScope blocking(ctx.observer());
+  int result = -EIO;
+  int used = 0;  // the setting the deadline was computed from
+  {
+    std::unique_lock lk(mu_);
+    for (;;) {
+      if (is_shut_down()) break;
+      if (any_good_locked(*load_set())) {
+        result = 0;
+        break;
+      }
+      npr = no_path_retry();
+      if (npr == 0) break;  // disablequeueing: release at once
+      uint64_t now = now_ns();
+      if (npr != used || a.deadline == 0) {
+        a.deadline = npr < 0 ? UINT64_MAX : now + static_cast<uint64_t>(npr) * 1000000000ull;
+        used = npr;
+      }
+      if (now >= a.deadline) break;
+      uint64_t left = a.deadline - now;
+      auto wait = std::chrono::nanoseconds(std::min<uint64_t>(left, 1000000000ull));
+      path_cv_.wait_for(lk, wait);
+    }
+  }
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  if (result == 0) {
+    a.ntried = 0;
+    a.restored = true;  // a path came back; do not restore the others again
+    ++a.rounds;
+  }
+  return result;
+}
+
+int Volume::flush() noexcept {
+  auto set = load_set();
+  std::vector<Path*> good;
+  try {
+    for (auto& p : set->paths)
+      if (p->good()) good.push_back(p.get());
+  } catch (...) {
+    return -ENOMEM;
+  }
+  if (good.empty()) return -EIO;
+  std::vector<int> rc(good.size(), 0);
+  std::vector<std::thread> helpers;
+  // The first path is flushed on this thread, the others in parallel: all
+  // paths lead to one disk, but each path's own cache must be flushed.
+  try {
+    for (size_t i = 1; i < good.size(); ++i)
+      helpers.emplace_back([&, i] { rc[i] = good[i]->io().fdatasync(); });
+  } catch (...) {
+    for (size_t i = helpers.size() + 1; i < good.size(); ++i) rc[i] = good[i]->io().fdatasync();
+  }
+  rc[0] = good[0]->io().fdatasync();
+  for (auto& t : helpers) t.join();
+  int ok = 0;
+  for (size_t i = 0; i < good.size(); ++i) {
+    if (rc[i] == 0) {
+      ++ok;
+    } else if (is_path_error(-rc[i])) {
+      std::lock_guard lk(mu_);
+      fail_locked(*set, *good[i], -rc[i], "flush error");
+    }
+  }
+  return ok ? 0 : -EIO;
+}
+
+}  // namespace mpathfs

@@ -1,0 +1,101 @@
+// open/read/write/fsync/release.  For a volume file these are the hot path:
+// no allocation (the worker's IoContext holds the buffer), no lock, no log.
+#include <fcntl.h>
+
+#include "fuse/fs.hpp"
+#include "fuse/worker_pool.hpp"
+
+namespace mpathfs::fuse {
+namespace {
+Handle* handle_of(fuse_file_info* fi) { return reinterpret_cast<Handle*>(fi->fh); }
+}  // namespace
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+  guarded(req, "open", [&] {
+    Fs& fs = Fs::of(req);
+    InoInfo in = decode_ino(ino);
+    if (in.vol_id && in.entry == kVolFile) {
+      auto v = fs.registry().find_id(in.vol_id);
+      if (!v || v->is_shut_down()) return (void)fuse_reply_err(req, ENOENT);
+      if (fs.options().read_only && (fi->flags & O_ACCMODE) != O_RDONLY) return (void)fuse_reply_err(req, EROFS);
+      if (fi->flags & O_TRUNC) {
+        // Truncation is refused (a volume has a fixed size); O_TRUNC with
+        // atomic_o_trunc off arrives as setattr, this is the belt.
+        return (void)fuse_reply_err(req, EPERM);
+      }
+      auto h = std::make_unique<Handle>();
+      h->kind = Handle::Kind::kVolume;
+      h->volume = v;
+      v->open_ref();
+      // Buffered opens may use the page cache: every write goes through
+      // this mount, so the cache never holds data older than the paths'.
+      fi->keep_cache = 0;
+      fi->direct_io = 0;
+      fi->fh = reinterpret_cast<uint64_t>(h.release());
+      if (fuse_reply_open(req, fi) != 0) {
+        // The opener was interrupted: the kernel will never release it.
+        v->close_ref();
+        delete handle_of(fi);
+      }
+      return;
+    }
+    ctl_open(fs, req, ino, fi);
+  });
+}
+
+void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) noexcept {
+  Handle* h = handle_of(fi);
+  if (h->kind == Handle::Kind::kVolume) {
+    if (off < 0) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    const std::byte* data = nullptr;
+    ssize_t n = h->volume->read(worker_context(), size, static_cast<uint64_t>(off), &data);
+    if (n < 0) fuse_reply_err(req, static_cast<int>(-n));
+    else fuse_reply_buf(req, reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    return;
+  }
+  guarded(req, "read", [&] { ctl_read(req, *h, size, off); });
+}
+
+void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) noexcept {
+  Handle* h = handle_of(fi);
+  if (h->kind == Handle::Kind::kVolume) {
+    if (off < 0) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    ssize_t n = h->volume->write(worker_context(), reinterpret_cast<const std::byte*>(buf), size,
+                                 static_cast<uint64_t>(off));
+    if (n < 0) fuse_reply_err(req, static_cast<int>(-n));
+    else fuse_reply_write(req, static_cast<size_t>(n));
+    return;
+  }
+  guarded(req, "write", [&] { ctl_write(Fs::of(req), req, *h, buf, size); });
+}
+
+void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) noexcept {
+  Handle* h = handle_of(fi);
+  if (h->kind != Handle::Kind::kVolume) {
+    fuse_reply_err(req, 0);
+    return;
+  }
+  BlockingScope blocking(worker_context().observer());  // a flush can take long
+  fuse_reply_err(req, -h->volume->flush());
+}
+
+void op_flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+  // close(): nothing is buffered in the daemon (writes are applied before
+  // they are acknowledged); fsync is where data is made durable.
+  fuse_reply_err(req, 0);
+}
+
+void op_release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
+  Handle* h = handle_of(fi);
+  if (h->kind == Handle::Kind::kVolume) h->volume->close_ref();
+  delete h;
+  fuse_reply_err(req, 0);
+}
+
+}  // namespace mpathfs::fuse

@@ -1,0 +1,58 @@
+// WorkerPool: the threads that serve /dev/fuse, each with its own aligned
+// I/O buffer (IoContext).
+//
+// Why not fuse_session_loop_mt(): a worker that blocks for long — queued
+// while a volume has no path (no_path_retry), or stuck in a hung path — must
+// be replaced at once, or a few such requests starve everything, the control
+// files included (`echo 0 > no_path_retry` must still get through).  Here a
+// worker announces that it blocks (BlockingObserver) and the pool starts a
+// replacement; when it comes back, a surplus worker retires.  The loop is
+// libfuse's public receive/process pair, without the shared mutex of the
+// libfuse 3.14 mt loop.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+
+#include "core/io_context.hpp"
+#include "fuse/fs.hpp"
+
+namespace mpathfs::fuse {
+
+class WorkerPool final : public BlockingObserver {
+ public:
+  // workers: threads serving requests when none is blocked.  max_extra:
+  // replacements allowed at once for blocked workers.
+  WorkerPool(fuse_session* se, int workers, size_t max_io, int max_extra = 256);
+  ~WorkerPool() override;
+
+  // Starts the workers.
+  void start();
+  // Waits until every worker has left (the session ended: unmount).
+  void wait();
+  // True once every worker has left.
+  bool done() const;
+
+  void blocking_begin() noexcept override;
+  void blocking_end() noexcept override;
+
+ private:
+  void spawn() noexcept;
+  void worker_main() noexcept;
+
+  fuse_session* se_;
+  const int target_;
+  const size_t max_io_;
+  const int max_extra_;
+  std::atomic<int> runnable_{0};  // workers not blocked
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int live_ = 0;  // threads alive, guarded by mu_
+};
+
+// The calling worker's I/O context (made on first use on other threads).
+IoContext& worker_context();
+
+}  // namespace mpathfs::fuse

@@ -1,0 +1,39 @@
+// mpathfs: the daemon, and the gmultipath-style commands.
+//   mpathfs [-f] [-d] [-o OPT[,OPT...]] SOURCE MNT
+//   mpathfs label|clear|dump ...
+#include <CLI/CLI.hpp>
+
+#include <cstring>
+#include <string>
+
+#include "cli/label_command.hpp"
+#include "fuse/daemon.hpp"
+
+int main(int argc, char** argv) {
+  if (argc > 1) {
+    std::string verb = argv[1];
+    if (verb == "label") return mpathfs::cli::run_label(argc - 1, argv + 1);
+    if (verb == "clear") return mpathfs::cli::run_clear(argc - 1, argv + 1);
+    if (verb == "dump") return mpathfs::cli::run_dump(argc - 1, argv + 1);
+  }
+
+  mpathfs::fuse::DaemonArgs a;
+  CLI::App app{"mpathfs: a multipath layer for Linux in user space (FUSE), modelled on gmultipath(8)\n"
+               "  mpathfs [-f] [-d] [-o OPT[,OPT...]] SOURCE MNT\n"
+               "  mpathfs label [-A|-R] [-f] NAME PATH [PATH...] | clear PATH... | dump [--json] PATH..."};
+  app.set_version_flag("-V,--version", std::string("mpathfs ") + MPATHFS_VERSION);
+  app.add_flag("-f,--foreground", a.foreground, "stay in the foreground, log to stderr");
+  app.add_flag("-d,--debug", a.debug, "debug log");
+  app.add_option("-o", a.option_lists,
+                 "options: workers=N check_interval=S io_timeout=S no_path_retry=S failback=manual|immediate "
+                 "log=syslog|stderr|FILE scan=GLOB file_mode=0600 direct=on|off allow_other ro ...")
+      ->allow_extra_args(false);
+  app.add_option("SOURCE", a.source, "JSON config file, or 'none'")->required();
+  app.add_option("MNT", a.mountpoint, "mount point")->required();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return mpathfs::fuse::run_daemon(a);
+}
