@@ -14,9 +14,11 @@ MPATHFS=${1:-$(cd "$(dirname "$0")/.." && pwd)/build/src/mpathfs}
 work=$(mktemp -d /tmp/mpathfs-demo.XXXXXX)
 mnt=$work/mnt
 io_pid=
-bold=$(tput bold 2>/dev/null || true); plain=$(tput sgr0 2>/dev/null || true)
+bold= plain=
+if [ -t 1 ]; then bold=$(tput bold 2>/dev/null || true); plain=$(tput sgr0 2>/dev/null || true); fi
 say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
+ctl() { printf '$ echo %s > %s\n' "$1" "$2"; echo "$1" > "$2"; }
 
 cleanup() {
   [ -n "$io_pid" ] && kill "$io_pid" 2>/dev/null && wait "$io_pid" 2>/dev/null || true
@@ -66,7 +68,7 @@ sleep 1
 echo "background I/O: $(cat "$work/io.progress" 2>/dev/null | awk '{print $1" rounds, "$2" errors"}')"
 
 say "Fail the active path $A while the I/O runs"
-run sh -c "echo $A > $mnt/ctl/vm0/fail"
+ctl "$A" "$mnt/ctl/vm0/fail"
 run cat "$mnt/status"
 sleep 2
 say "I/O keeps going on $B"
@@ -74,11 +76,11 @@ echo "background I/O: $(awk '{print $1" rounds, "$2" errors"}' "$work/io.progres
 run cat "$mnt/ctl/vm0/status"
 
 say "Restore $A (it stands by: restore never moves the active path)"
-run sh -c "echo $A > $mnt/ctl/vm0/restore"
+ctl "$A" "$mnt/ctl/vm0/restore"
 run cat "$mnt/status"
 sleep 1
 say "Rotate: the next path becomes active"
-run sh -c "echo x > $mnt/ctl/vm0/rotate"
+ctl x "$mnt/ctl/vm0/rotate"
 run cat "$mnt/status"
 sleep 1
 

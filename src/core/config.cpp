@@ -45,20 +45,23 @@ Result<uint32_t> parse_octal_mode(std::string_view key, std::string_view v) {
 // Mount options the kernel understands for a FUSE mount: passed through.
 bool is_kernel_mount_option(std::string_view o) {
   static const std::set<std::string_view> kKnown = {
-      "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime", "relatime", "norelatime",
-      "diratime", "nodiratime", "sync", "async", "dirsync", "lazytime", "nolazytime", "allow_root",
+      // What libfuse 3.14's fuse_session_new accepts (it rejects relatime,
+      // lazytime and friends) and a non-fuseblk mount can use.
+      "dev", "nodev", "suid", "nosuid", "exec", "noexec", "atime", "noatime",
+      "sync", "async", "dirsync", "allow_root",
   };
-  return kKnown.count(o) || starts_with(o, "max_read=") || starts_with(o, "blksize=");
+  return kKnown.count(o) || starts_with(o, "max_read=");
 }
 
 // Options mount(8), fstab and systemd add that mean nothing to mpathfs.
 bool is_mount_helper_option(std::string_view o) {
   static const std::set<std::string_view> kDropped = {
-      "_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "defaults", "rw", "owner", "group",
-      "default_permissions",  // always on
+      "_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "nousers", "defaults", "rw",
+      "owner", "noowner", "group", "nogroup", "relatime",  // relatime: the kernel's default anyway
+      "default_permissions",                               // always on
   };
-  return kDropped.count(o) || starts_with(o, "x-") || starts_with(o, "comment=") || starts_with(o, "fsname=") ||
-         starts_with(o, "subtype=");
+  return kDropped.count(o) || starts_with(o, "x-") || starts_with(o, "X-") || starts_with(o, "comment=") ||
+         starts_with(o, "user=") || starts_with(o, "fsname=") || starts_with(o, "subtype=");
 }
 
 }  // namespace
@@ -176,8 +179,11 @@ Result<VolumeSpec> parse_volume(const json& j, size_t index, const std::string& 
       if (!val.is_number_unsigned()) return err_inval(at + ": " + k + ": expected a number");
       (k == "uid" ? v.uid : v.gid) = val.get<uint32_t>();
     } else if (k == "label") {
+      // In a config, "label": true labels the disks the first time only:
+      // a start must not give the volume a new UUID each time.
       if (!val.is_boolean()) return err_inval(at + ": label: expected true or false");
       v.label = val.get<bool>();
+      v.label_only_if_unlabeled = true;
     } else {
       return err_inval(at + ": unknown key \"" + k + "\"");
     }
@@ -204,8 +210,8 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
         if (ov.is_object() || ov.is_array() || ov.is_null())
           return err_inval(file + ": options: " + ok + ": expected a value");
         std::string opt = ok;
-        if (ov.is_boolean() && (ok == "allow_other" || ok == "ro")) {
-          if (!ov.get<bool>()) continue;
+        if (ov.is_boolean() && (ok == "allow_other" || ok == "ro" || ok == "default_permissions")) {
+          if (!ov.get<bool>()) continue;  // a flag: present or absent
         } else {
           opt += "=" + scalar_to_option_value(ov);
         }

@@ -1,14 +1,18 @@
 // IoContext: what one I/O worker brings to a request — its aligned scratch
-// buffer (made once, reused for every request: no allocation per request)
-// and a hook to tell its pool that it is about to block for long.
+// buffer (made once, reused for every request: no allocation per request),
+// its in-flight slot (watched for io_timeout) and a hook to tell its pool
+// that it is about to block for long.
 #pragma once
 
 #include <cstddef>
 
 #include "core/aligned_buffer.hpp"
+#include "core/inflight.hpp"
 #include "core/path_io.hpp"
 
 namespace mpathfs {
+
+class Watchdog;
 
 // A worker pool implements this so a worker that waits for a path to come
 // back (no_path_retry) or is stuck on a hung path is replaced by a fresh one,
@@ -23,19 +27,26 @@ class BlockingObserver {
 class IoContext {
  public:
   // max_io: the largest request this worker will hand to a volume (FUSE's
-  // max_write / max_read, 1 MiB with libfuse 3.14).
-  explicit IoContext(size_t max_io, BlockingObserver* observer = nullptr)
-      : buf_(max_io + 2 * kMaxAlign, kMaxAlign), max_io_(max_io), observer_(observer) {}
+  // max_write / max_read, 1 MiB with libfuse 3.14).  watchdog: watches this
+  // worker's path I/O for io_timeout (none in some unit tests).
+  explicit IoContext(size_t max_io, BlockingObserver* observer = nullptr, Watchdog* watchdog = nullptr);
+  ~IoContext();
+  IoContext(const IoContext&) = delete;
+  IoContext& operator=(const IoContext&) = delete;
 
   std::byte* scratch() const { return buf_.data(); }
   size_t scratch_size() const { return buf_.size(); }
   size_t max_io() const { return max_io_; }
   BlockingObserver* observer() const { return observer_; }
+  InflightSlot& slot() { return slot_; }
+  Watchdog* watchdog() const { return watchdog_; }
 
  private:
   AlignedBuffer buf_;
   size_t max_io_;
   BlockingObserver* observer_;
+  Watchdog* watchdog_;
+  InflightSlot slot_;
 };
 
 // RAII: tells the observer (if any) that this worker blocks.

@@ -52,10 +52,16 @@ void Registry::insert(std::shared_ptr<Volume> v) {
   ++generation_;
 }
 
+namespace {
+// Names the mounted tree itself uses at its top.
+bool reserved_name(const std::string& n) { return n == "status" || n == "ctl"; }
+}  // namespace
+
 Status Registry::create(const VolumeSpec& spec) {
   std::lock_guard ctl(ctl_mu_);
   if (!valid_volume_name(spec.name))
     return err_inval("bad volume name '" + spec.name + "' (1-15 characters of A-Za-z0-9._-)");
+  if (reserved_name(spec.name)) return err_inval("volume name '" + spec.name + "' is reserved by the mounted tree");
   if (find(spec.name)) return err_exist("volume " + spec.name + " already exists");
   if (spec.paths.empty()) return err_inval("volume " + spec.name + " needs at least one path");
 
@@ -91,7 +97,12 @@ Status Registry::create(const VolumeSpec& spec) {
   // Metadata: write a new label (create -l), or taste the paths: a volume
   // over labeled disks never exposes the metadata sector.
   std::vector<bool> unreadable(paths.size(), false);
-  if (spec.label) {
+  bool write_label = spec.label;
+  if (write_label && spec.label_only_if_unlabeled) {
+    auto r = read_metadata(paths[0]->io());
+    if (r && *r && !(*r)->uuid.empty()) write_label = false;  // already labeled: taste it
+  }
+  if (write_label) {
     if (path_size < 2ull * sector) return err_inval("path " + paths[0]->name() + " is too small to label");
     Metadata md;
     md.uuid = new_uuid();
@@ -169,6 +180,8 @@ Status Registry::destroy(const std::string& name, bool erase) {
     }
     if (!v) return err_noent("volume " + name + " does not exist");
     if (v->open_count() > 0) return err_busy("volume " + name + " is open");
+    if (v->abandoned() > 0)
+      return err_busy("volume " + name + " has requests stuck on a hung path; retry when they return");
     by_id_.erase(id);
     ++generation_;
   }
@@ -302,7 +315,7 @@ std::vector<std::string> Registry::assemble(const std::vector<std::string>& devi
     }
     std::string name = m.name;
     if (!valid_volume_name(name)) name = "mp";
-    if (find(name)) {
+    if (find(name) || reserved_name(name)) {
       // gmultipath: the name is taken by another UUID; no data becomes
       // unreachable, the new volume gets a distinct name.
       std::random_device rd;
@@ -375,7 +388,7 @@ std::vector<std::string> Registry::reap_lost() {
   std::lock_guard ctl(ctl_mu_);
   std::lock_guard lk(map_mu_);
   for (auto it = by_id_.begin(); it != by_id_.end();) {
-    if (it->second->all_lost()) {
+    if (it->second->all_lost() && it->second->abandoned() == 0) {
       spdlog::error("{}: every path is gone, volume destroyed", it->second->name());
       it->second->shut_down();  // open handles now get EIO
       gone.push_back(it->second->name());

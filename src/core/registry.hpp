@@ -38,6 +38,7 @@ struct VolumeSpec {
   std::string name;
   std::optional<Mode> mode;  // unset: the metadata's mode if labeled, else active-passive
   bool label = false;        // write new gmultipath metadata (create -l)
+  bool label_only_if_unlabeled = false;  // config "label": keep an existing label
   std::vector<std::string> paths;
   std::optional<int> no_path_retry;
   std::optional<double> io_timeout;

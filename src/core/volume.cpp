@@ -16,7 +16,8 @@ Volume::Volume(VolumeSettings s, uint64_t path_size, uint64_t size)
       size_(size),
       mode_(settings_.mode),
       no_path_retry_(settings_.no_path_retry),
-      set_(std::make_shared<const PathSet>()) {}
+      set_(std::make_shared<const PathSet>()),
+      io_timeout_ns_(static_cast<uint64_t>(settings_.io_timeout * 1e9)) {}
 
 Volume::~Volume() { shut_down(); }
 

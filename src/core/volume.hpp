@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/inflight.hpp"
 #include "core/io_context.hpp"
 #include "core/mode.hpp"
 #include "core/path.hpp"
@@ -43,6 +44,11 @@ struct VolumeSettings {
 inline constexpr size_t kMaxPaths = 32;
 // Requests that may wait for a path at once (no_path_retry); more fail with EIO.
 inline constexpr uint64_t kMaxQueued = 256;
+// "This write has no fence epoch yet" (a new request, not a rescue).
+inline constexpr uint64_t kNoEpoch = ~0ull;
+// How long a write waits for an overlapping stale (timed-out, unanswered)
+// write before it fails with EIO rather than risk being overwritten.
+inline constexpr double kFenceWaitSeconds = 60;
 
 class Volume {
  public:
@@ -63,10 +69,16 @@ class Volume {
   // ---- hot path: no allocation, no lock, no log unless a path fails ----
   // Reads up to len bytes at off (clipped at the end); *data points into the
   // context's scratch buffer.  Bytes read, or -errno.  len <= ctx.max_io().
-  ssize_t read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept;
+  // With a `reply`, a request a path leaves unanswered past io_timeout is
+  // taken over by the watchdog, which answers through `reply`; the call
+  // then returns kTakenOver and the caller must not answer.
+  ssize_t read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data,
+               const IoReply* reply = nullptr) noexcept;
   // Writes len bytes at off.  A write reaching past the end is refused whole
-  // with ENOSPC.  Bytes written, or -errno.  len <= ctx.max_io().
-  ssize_t write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept;
+  // with ENOSPC.  Bytes written, or -errno, or kTakenOver (see read).
+  // fence_epoch: for a rescued write, the epoch of the original request.
+  ssize_t write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply = nullptr,
+                uint64_t fence_epoch = kNoEpoch) noexcept;
   // fdatasync on every working path in parallel; 0 if at least one flushed.
   int flush() noexcept;
 
@@ -96,6 +108,15 @@ class Volume {
   // The path that matches a user's word ("/dev/sdb" or "sdb"), or nullptr.
   std::shared_ptr<Path> find_path(std::string_view name) const;
 
+  // The watchdog's report: path `p` has not answered a request for
+  // `waited_s` seconds.  Fails the path (as an I/O error would).  When the
+  // request was taken over and is a write, fences [off, off+len) until the
+  // stale write is answered and returns the fence's token (0 otherwise).
+  uint64_t on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off,
+                         size_t len) noexcept;
+  // Requests taken over whose hung call has not returned yet: destroy waits.
+  int abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
+
   // Open handles of the volume file: destroy/stop are refused while > 0.
   void open_ref() { open_.fetch_add(1, std::memory_order_relaxed); }
   void close_ref() { open_.fetch_sub(1, std::memory_order_relaxed); }
@@ -122,6 +143,13 @@ class Volume {
   Path* choose(const PathSet& set, IoKind kind, const Attempt& a) const;
   ssize_t read_on(Path& p, IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept;
   ssize_t write_on(Path& p, IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept;
+  // One path I/O under the watchdog's eye; kTakenOver if it was taken over.
+  ssize_t attempt(Path& p, IoContext& ctx, IoKind kind, size_t len, uint64_t off, const std::byte* wdata,
+                  const std::byte** rdata, const IoReply* reply, uint64_t epoch) noexcept;
+  // The worker side of a takeover: drop the late answer, lift the fence.
+  ssize_t abandon(IoContext& ctx) noexcept;
+  // Waits while an older stale write overlaps [off, off+len).  0 or -EIO.
+  int wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t epoch) noexcept;
   // A path failed a request with a path error: FAIL it, apply gmultipath's
   // restore-all rule, move the active path.  Then the request retries.
   void on_path_error(Path& p, int err, Attempt& a) noexcept;
@@ -148,6 +176,20 @@ class Volume {
   std::atomic<int> open_{0};
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> queued_{0};
+  std::atomic<int> abandoned_{0};
+  const uint64_t io_timeout_ns_;
+
+  // Stale writes: taken over, not yet answered by their hung path.
+  struct Fence {
+    uint64_t seq;
+    uint64_t off;
+    size_t len;
+  };
+  std::mutex fence_mu_;
+  std::condition_variable fence_cv_;
+  std::vector<Fence> fences_;           // guarded by fence_mu_
+  std::atomic<int> fences_active_{0};   // checked lock-free per write
+  std::atomic<uint64_t> fence_seq_{0};
 
   mutable std::mutex mu_;          // state changes; see the lock order above
   std::condition_variable path_cv_;  // a path came back, settings changed, or shut down

@@ -29,7 +29,8 @@ Path* Volume::choose(const PathSet& set, IoKind kind, const Attempt& a) const {
   return route(mode(), v, kind);
 }
 
-ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept {
+ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data,
+                     const IoReply* reply) noexcept {
   if (is_shut_down()) return -EIO;
   if (off >= size_) return 0;
   if (len > size_ - off) len = static_cast<size_t>(size_ - off);
@@ -43,21 +44,27 @@ ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte**
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
-    ssize_t n = read_on(*p, ctx, len, off, data);
-    if (n >= 0) return n;
+    ssize_t n = attempt(*p, ctx, IoKind::kRead, len, off, nullptr, data, reply, 0);
+    if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;  // the request is wrong: return it
     on_path_error(*p, static_cast<int>(-n), a);
     if (is_shut_down()) return -EIO;
   }
 }
 
-ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept {
+ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply,
+                      uint64_t fence_epoch) noexcept {
   if (is_shut_down()) return -EIO;
   if (len == 0) return 0;
   // A volume does not grow: a write reaching past the end is refused whole,
   // so a labeled volume's metadata sector can never be touched.
   if (off >= size_ || len > size_ - off) return -ENOSPC;
   if (len > ctx.max_io()) return -EINVAL;
+  // Stale writes older than this one must be answered before it is issued.
+  const uint64_t epoch = fence_epoch == kNoEpoch ? fence_seq_.load() : fence_epoch;
+  if (fences_active_.load() > 0) {
+    if (int r = wait_for_fences(ctx, off, len, epoch)) return r;
+  }
   Attempt a;
   for (;;) {
     auto set = load_set();
@@ -66,12 +73,94 @@ ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
-    ssize_t n = write_on(*p, ctx, data, len, off);
-    if (n >= 0) return n;
+    ssize_t n = attempt(*p, ctx, IoKind::kWrite, len, off, data, nullptr, reply, epoch);
+    if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;
     on_path_error(*p, static_cast<int>(-n), a);
     if (is_shut_down()) return -EIO;
   }
+}
+
+ssize_t Volume::attempt(Path& p, IoContext& ctx, IoKind kind, size_t len, uint64_t off, const std::byte* wdata,
+                        const std::byte** rdata, const IoReply* reply, uint64_t epoch) noexcept {
+  InflightSlot& slot = ctx.slot();
+  const uint64_t now = now_ns();
+  slot.begin(this, &p, now, now + io_timeout_ns_, kind, off, len, wdata, reply, epoch, ctx.observer());
+  ssize_t n = kind == IoKind::kRead ? read_on(p, ctx, len, off, rdata) : write_on(p, ctx, wdata, len, off);
+  if (!slot.end()) return abandon(ctx);
+  return n;
+}
+
+ssize_t Volume::abandon(IoContext& ctx) noexcept {
+  InflightSlot& slot = ctx.slot();
+  // The watchdog copies the request, then releases the worker: brief.
+  while (!slot.released.load(std::memory_order_acquire)) std::this_thread::yield();
+  if (uint64_t token = slot.fence_token.load(std::memory_order_relaxed)) {
+    std::lock_guard lk(fence_mu_);
+    for (auto it = fences_.begin(); it != fences_.end(); ++it) {
+      if (it->seq == token) {
+        fences_.erase(it);
+        fences_active_.fetch_sub(1);
+        break;
+      }
+    }
+    fence_cv_.notify_all();
+  }
+  abandoned_.fetch_sub(1, std::memory_order_relaxed);
+  if (BlockingObserver* o = slot.observer.load(std::memory_order_relaxed)) o->blocking_end();
+  slot.reset_after_takeover();
+  return kTakenOver;
+}
+
+int Volume::wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t epoch) noexcept {
+  auto overlaps = [&] {
+    for (auto& f : fences_)
+      if (f.seq <= epoch && f.off < off + len && off < f.off + f.len) return true;
+    return false;
+  };
+  std::unique_lock lk(fence_mu_);
+  if (!overlaps()) return 0;
+  BlockingScope blocking(ctx.observer());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kFenceWaitSeconds);
+  while (overlaps()) {
+    if (is_shut_down() || fence_cv_.wait_until(lk, deadline) == std::cv_status::timeout) {
+      if (!overlaps()) break;
+      spdlog::error("{}: a write at {} waited {} s for a timed-out write to the same blocks; failing it (EIO) "
+                    "rather than risk the stale write landing after it",
+                    name(), off, kFenceWaitSeconds);
+      return -EIO;
+    }
+  }
+  return 0;
+}
+
+uint64_t Volume::on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off,
+                              size_t len) noexcept {
+  uint64_t token = 0;
+  if (taken_over) abandoned_.fetch_add(1, std::memory_order_relaxed);
+  if (taken_over && write) {
+    std::lock_guard lk(fence_mu_);
+    // Publish "a fence exists" before its sequence number: a writer that
+    // sees the new epoch also sees fences_active_ > 0 and looks.
+    fences_active_.fetch_add(1);
+    token = fence_seq_.fetch_add(1) + 1;
+    try {
+      fences_.push_back({token, off, len});
+    } catch (...) {
+      fences_active_.fetch_sub(1);
+      token = 0;
+    }
+  }
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  if (!p.failed()) {
+    spdlog::error("{}: path {} did not answer a request in {:.1f} s (io_timeout {} s)", name(), p.name(), waited_s,
+                  settings_.io_timeout);
+    fail_locked(*set, p, ETIMEDOUT, "timeout");
+    if (!any_good_locked(*set) && set->paths.size() > 1) restore_all_except_locked(*set, &p);
+  }
+  p.set_last_error(ETIMEDOUT);
+  return token;
 }
 
 // Reads the aligned span that covers [off, off+len) into the scratch buffer:

@@ -15,6 +15,7 @@
 #include "core/checker.hpp"
 #include "core/config.hpp"
 #include "core/registry.hpp"
+#include "core/watchdog.hpp"
 #include "fuse/fs.hpp"
 #include "fuse/worker_pool.hpp"
 
@@ -136,8 +137,10 @@ int run_daemon(const DaemonArgs& a) {
   }
 
   int workers = opt.workers > 0 ? opt.workers : std::max(2u, std::thread::hardware_concurrency());
-  WorkerPool pool(se, workers, 1 << 20);
+  Watchdog watchdog;
+  WorkerPool pool(se, workers, 1 << 20, &watchdog);
   Checker checker(reg, opt.check_interval, opt.failback);
+  watchdog.start();
   pool.start();
   checker.start();
   spdlog::info("mpathfs {} serving {} on {} ({} workers, {} volumes)", MPATHFS_VERSION, a.source, a.mountpoint,
@@ -165,6 +168,14 @@ int run_daemon(const DaemonArgs& a) {
   }
   checker.stop();
   reg.shut_down_all();
+  if (int stuck = pool.blocked(); stuck > 0) {
+    // Threads stuck in calls to hung paths can never be joined; their late
+    // answers are dropped anyway.  Leave without tearing down under them.
+    spdlog::warn("mpathfs stopped; {} request(s) still stuck on hung paths are abandoned", stuck);
+    spdlog::shutdown();
+    std::_Exit(0);
+  }
+  watchdog.stop();
   fuse_session_unmount(se);
   fuse_session_destroy(se);
   spdlog::info("mpathfs stopped");

@@ -8,6 +8,18 @@
 namespace mpathfs::fuse {
 namespace {
 Handle* handle_of(fuse_file_info* fi) { return reinterpret_cast<Handle*>(fi->fh); }
+
+// How a rescued request (io_timeout) is answered from the rescue thread.
+void reply_read(void* ctx, const std::byte* data, ssize_t n) {
+  auto req = static_cast<fuse_req_t>(ctx);
+  if (n < 0) fuse_reply_err(req, static_cast<int>(-n));
+  else fuse_reply_buf(req, reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+}
+void reply_write(void* ctx, const std::byte*, ssize_t n) {
+  auto req = static_cast<fuse_req_t>(ctx);
+  if (n < 0) fuse_reply_err(req, static_cast<int>(-n));
+  else fuse_reply_write(req, static_cast<size_t>(n));
+}
 }  // namespace
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
@@ -51,9 +63,9 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
       return;
     }
     const std::byte* data = nullptr;
-    ssize_t n = h->volume->read(worker_context(), size, static_cast<uint64_t>(off), &data);
-    if (n < 0) fuse_reply_err(req, static_cast<int>(-n));
-    else fuse_reply_buf(req, reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    const IoReply reply{req, reply_read};
+    ssize_t n = h->volume->read(worker_context(), size, static_cast<uint64_t>(off), &data, &reply);
+    if (n != kTakenOver) reply_read(req, data, n);
     return;
   }
   guarded(req, "read", [&] { ctl_read(req, *h, size, off); });
@@ -66,10 +78,10 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
       fuse_reply_err(req, EINVAL);
       return;
     }
+    const IoReply reply{req, reply_write};
     ssize_t n = h->volume->write(worker_context(), reinterpret_cast<const std::byte*>(buf), size,
-                                 static_cast<uint64_t>(off));
-    if (n < 0) fuse_reply_err(req, static_cast<int>(-n));
-    else fuse_reply_write(req, static_cast<size_t>(n));
+                                 static_cast<uint64_t>(off), &reply);
+    if (n != kTakenOver) reply_write(req, nullptr, n);
     return;
   }
   guarded(req, "write", [&] { ctl_write(Fs::of(req), req, *h, buf, size); });

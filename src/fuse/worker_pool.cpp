@@ -18,8 +18,8 @@ IoContext& worker_context() {
   return *tl_ctx;
 }
 
-WorkerPool::WorkerPool(fuse_session* se, int workers, size_t max_io, int max_extra)
-    : se_(se), target_(workers < 1 ? 1 : workers), max_io_(max_io), max_extra_(max_extra) {}
+WorkerPool::WorkerPool(fuse_session* se, int workers, size_t max_io, Watchdog* watchdog, int max_extra)
+    : se_(se), target_(workers < 1 ? 1 : workers), max_io_(max_io), watchdog_(watchdog), max_extra_(max_extra) {}
 
 WorkerPool::~WorkerPool() = default;
 
@@ -46,15 +46,25 @@ void WorkerPool::spawn() noexcept {
 }
 
 void WorkerPool::blocking_begin() noexcept {
+  blocked_.fetch_add(1, std::memory_order_acq_rel);
   // This worker will block: keep `target_` workers serving requests.
   if (runnable_.fetch_sub(1, std::memory_order_acq_rel) - 1 < target_ && !fuse_session_exited(se_)) spawn();
+  std::lock_guard lk(mu_);
+  cv_.notify_all();
 }
 
-void WorkerPool::blocking_end() noexcept { runnable_.fetch_add(1, std::memory_order_acq_rel); }
+void WorkerPool::blocking_end() noexcept {
+  runnable_.fetch_add(1, std::memory_order_acq_rel);
+  blocked_.fetch_sub(1, std::memory_order_acq_rel);
+  std::lock_guard lk(mu_);
+  cv_.notify_all();
+}
+
+int WorkerPool::blocked() const { return blocked_.load(std::memory_order_acquire); }
 
 void WorkerPool::worker_main() noexcept {
   try {
-    tl_ctx = std::make_unique<IoContext>(max_io_, this);
+    tl_ctx = std::make_unique<IoContext>(max_io_, this, watchdog_);
   } catch (...) {
     spdlog::error("cannot allocate an I/O buffer for a worker");
   }
@@ -84,12 +94,12 @@ retired:
 
 void WorkerPool::wait() {
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [this] { return live_ == 0; });
+  cv_.wait(lk, [this] { return live_ <= blocked_.load(); });
 }
 
 bool WorkerPool::done() const {
   std::lock_guard lk(mu_);
-  return live_ == 0;
+  return live_ <= blocked_.load();
 }
 
 }  // namespace mpathfs::fuse

@@ -17,6 +17,7 @@
 #include <mutex>
 
 #include "core/io_context.hpp"
+#include "core/watchdog.hpp"
 #include "fuse/fs.hpp"
 
 namespace mpathfs::fuse {
@@ -25,15 +26,17 @@ class WorkerPool final : public BlockingObserver {
  public:
   // workers: threads serving requests when none is blocked.  max_extra:
   // replacements allowed at once for blocked workers.
-  WorkerPool(fuse_session* se, int workers, size_t max_io, int max_extra = 256);
+  WorkerPool(fuse_session* se, int workers, size_t max_io, Watchdog* watchdog, int max_extra = 256);
   ~WorkerPool() override;
 
   // Starts the workers.
   void start();
   // Waits until every worker has left (the session ended: unmount).
   void wait();
-  // True once every worker has left.
+  // True once every worker has left, except those stuck on hung paths.
   bool done() const;
+  // Workers blocked now (queued for a path, or stuck in a hung path).
+  int blocked() const;
 
   void blocking_begin() noexcept override;
   void blocking_end() noexcept override;
@@ -45,8 +48,10 @@ class WorkerPool final : public BlockingObserver {
   fuse_session* se_;
   const int target_;
   const size_t max_io_;
+  Watchdog* const watchdog_;
   const int max_extra_;
   std::atomic<int> runnable_{0};  // workers not blocked
+  std::atomic<int> blocked_{0};   // workers inside a BlockingScope
   mutable std::mutex mu_;
   std::condition_variable cv_;
   int live_ = 0;  // threads alive, guarded by mu_

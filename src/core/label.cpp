@@ -1,0 +1,201 @@
+#include "core/label.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <span>
+
+#include "core/aligned_buffer.hpp"
+#include "core/volume_name.hpp"
+
+namespace mpathfs {
+namespace {
+
+// The I/O that covers the last sector: O_DIRECT moves whole align() units,
+// so the span starts and ends on that alignment and the sector sits inside.
+struct SectorWindow {
+  uint64_t off = 0;       // where the I/O starts
+  size_t len = 0;         // how much it moves
+  size_t sector_at = 0;   // the sector's offset inside the window
+  size_t sector_len = 0;  // the sector size
+};
+
+Result<SectorWindow> last_sector_window(const PathIo& io) {
+  const uint64_t size = io.size();
+  const uint32_t sector = io.sector_size();
+  if (sector < kMetadataEncodedSize)
+    return err_inval("sector size " + std::to_string(sector) + " cannot hold the metadata");
+  if (size < sector) return err_inval("path of " + std::to_string(size) + " bytes holds no whole sector");
+  const uint64_t align = std::max<uint32_t>(io.align(), 1);
+  const uint64_t off = size - sector;
+  const uint64_t start = off - off % align;
+  const uint64_t end = (off + sector + align - 1) / align * align;
+  // Past the end a write would grow a file; PosixPathIo already opens such
+  // files buffered, so this only guards other PathIo implementations.
+  if (end > size)
+    return err_inval("path size " + std::to_string(size) + " is not a multiple of its I/O alignment " +
+                     std::to_string(align));
+  return SectorWindow{start, static_cast<size_t>(end - start), static_cast<size_t>(off - start), sector};
+}
+
+AlignedBuffer window_buffer(const PathIo& io, const SectorWindow& w) {
+  return AlignedBuffer(w.len, std::max<size_t>(kMaxAlign, std::bit_ceil(std::max<uint32_t>(io.align(), 1))));
+}
+
+std::span<std::byte> sector_of(const AlignedBuffer& buf, const SectorWindow& w) {
+  return {buf.data() + w.sector_at, w.sector_len};
+}
+
+Status read_window(PathIo& io, const SectorWindow& w, const AlignedBuffer& buf) {
+  const ssize_t n = io.pread(buf.data(), w.len, w.off);
+  if (n < 0) return Error{static_cast<int>(-n), "cannot read the metadata sector at offset " + std::to_string(w.off)};
+  if (static_cast<size_t>(n) < w.len)
+    return err_io("short read of the metadata sector at offset " + std::to_string(w.off));
+  return {};
+}
+
+// Raw bytes of the last sector (label's read-back compares all of them).
+Result<std::vector<std::byte>> read_last_sector(PathIo& io) {
+  auto w = last_sector_window(io);
+  if (!w) return w.error();
+  AlignedBuffer buf = window_buffer(io, *w);
+  if (auto r = read_window(io, *w, buf); !r) return r.error();
+  auto s = sector_of(buf, *w);
+  return std::vector<std::byte>(s.begin(), s.end());
+}
+
+// Replaces the last sector with `bytes` and makes it durable.  When the
+// window is wider than the sector, its other bytes are read first and
+// written back unchanged (read-modify-write).
+Status store_last_sector(PathIo& io, std::span<const std::byte> bytes) {
+  auto w = last_sector_window(io);
+  if (!w) return w.error();
+  AlignedBuffer buf = window_buffer(io, *w);
+  if (w->len > w->sector_len) {
+    if (auto r = read_window(io, *w, buf); !r) return r.error();
+  }
+  auto s = sector_of(buf, *w);
+  std::copy(bytes.begin(), bytes.end(), s.begin());
+  const ssize_t n = io.pwrite(buf.data(), w->len, w->off);
+  if (n < 0) return Error{static_cast<int>(-n), "cannot write the metadata sector at offset " + std::to_string(w->off)};
+  if (static_cast<size_t>(n) < w->len) return err_io("short write of the metadata sector");
+  if (int e = io.fdatasync(); e < 0) return Error{-e, "cannot flush the metadata sector"};
+  return {};
+}
+
+Result<std::vector<std::byte>> encode_sector(const Metadata& md, uint32_t sector_size) {
+  std::vector<std::byte> sector(sector_size);
+  if (auto e = encode_metadata(md, sector); !e) return e.error();
+  return sector;
+}
+
+Error with_path(const std::string& path, const Error& e) { return Error{e.code, path + ": " + e.msg}; }
+
+}  // namespace
+
+uint64_t metadata_offset(const PathIo& io) { return io.size() - io.sector_size(); }
+
+Result<std::optional<Metadata>> read_metadata(PathIo& io) {
+  auto s = read_last_sector(io);
+  if (!s) return s.error();
+  return decode_metadata(*s);
+}
+
+Status write_metadata(PathIo& io, const Metadata& md) {
+  auto bytes = encode_sector(md, io.sector_size());
+  if (!bytes) return bytes.error();
+  return store_last_sector(io, *bytes);
+}
+
+Status erase_metadata(PathIo& io) {
+  const std::vector<std::byte> zero(io.sector_size());
+  return store_last_sector(io, zero);
+}
+
+Result<LabelReport> label_paths(const LabelRequest& req) {
+  if (!valid_volume_name(req.name))
+    return err_inval("bad volume name '" + req.name + "' (1-15 characters of A-Za-z0-9._-)");
+  if (req.paths.empty()) return err_inval("label needs at least one path");
+  const std::string& first_name = req.paths.front();
+
+  // All paths must agree before anything is written (gmultipath mp_label).
+  // Only the first stays open: the others are read back after the write
+  // through fresh opens, as FreeBSD does, so no stale cache can answer.
+  std::unique_ptr<PathIo> first;
+  for (const auto& p : req.paths) {
+    auto io = open_posix_path(p, OpenOptions{});
+    if (!io) return io.error();
+    if (!first) {
+      first = std::move(io).value();
+      continue;
+    }
+    if ((*io)->size() != first->size())
+      return err_inval("paths " + first_name + " and " + p + " differ in size (" + std::to_string(first->size()) +
+                       " != " + std::to_string((*io)->size()) + ")");
+    if ((*io)->sector_size() != first->sector_size())
+      return err_inval("paths " + first_name + " and " + p + " differ in sector size (" +
+                       std::to_string(first->sector_size()) + " != " + std::to_string((*io)->sector_size()) + ")");
+  }
+  const uint64_t size = first->size();
+  const uint32_t sector = first->sector_size();
+  // One sector of data at least, or the volume would be empty.
+  if (size < 2ull * sector)
+    return err_inval("path " + first_name + " is too small to label (" + std::to_string(size) +
+                     " bytes, at least 2 sectors needed)");
+
+  // Stricter than FreeBSD, which overwrites silently: another volume's label
+  // is only replaced on request.
+  if (!req.force) {
+    auto old = read_metadata(*first);
+    if (!old) return Error{old.error().code, first_name + ": " + old.error().msg + " (-f overwrites)"};
+    if (*old)
+      return err_exist("path " + first_name + " is already labeled '" + (*old)->name + "' (UUID " + (*old)->uuid +
+                       "); -f overwrites");
+  }
+
+  LabelReport report;
+  Metadata& md = report.written;
+  md.uuid = new_uuid();
+  md.name = req.name;
+  md.version = kMetadataVersion;
+  md.sector_size = sector;
+  md.size = size;  // the full size, metadata sector included
+  md.mode = req.mode;
+  auto expected = encode_sector(md, sector);
+  if (!expected) return expected.error();
+  if (auto w = store_last_sector(*first, *expected); !w) return with_path(first_name, w.error());
+  first.reset();
+
+  OpenOptions read_back;
+  read_back.read_only = true;
+  read_back.exclusive = false;
+  for (size_t i = 1; i < req.paths.size(); ++i) {
+    const std::string& p = req.paths[i];
+    auto io = open_posix_path(p, read_back);
+    if (!io) {
+      report.warnings.push_back("Unable to open " + p + ": " + io.error().code_text() + ".");
+      continue;
+    }
+    auto got = read_last_sector(**io);
+    if (!got) {
+      report.warnings.push_back("Unable to read metadata from " + p + ": " + got.error().code_text() + ".");
+    } else if (*got != *expected) {
+      report.warnings.push_back("No metadata found on " + p + ". It is not a path of " + first_name + ".");
+    }
+  }
+  return report;
+}
+
+Status clear_path(const std::string& path) {
+  auto io = open_posix_path(path, OpenOptions{});
+  if (!io) return io.error();
+  auto sector = read_last_sector(**io);
+  if (!sector) return with_path(path, sector.error());
+  // gmultipath clear looks at the magic only, so a malformed label of ours
+  // can still be removed.
+  if (!has_metadata_magic(*sector)) return err_inval("Can't clear metadata on " + path);
+  if (auto e = erase_metadata(**io); !e) return with_path(path, e.error());
+  return {};
+}
+
+}  // namespace mpathfs

@@ -1,0 +1,65 @@
+// gmultipath metadata on paths: read, write and erase the last sector
+// through PathIo, and the `label` / `clear` operations of the CLI.
+//
+// All I/O goes through PathIo, so it works on O_DIRECT paths whose
+// alignment (up to 4096) is larger than the sector (512): the aligned span
+// around the last sector is read, patched and written back whole.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/metadata.hpp"
+#include "core/mode.hpp"
+#include "core/path_io.hpp"
+#include "core/result.hpp"
+
+namespace mpathfs {
+
+// Where the metadata lives: the last sector, size - sector_size.  The path
+// must hold at least one sector.
+uint64_t metadata_offset(const PathIo& io);
+
+// Reads and decodes the last sector: nullopt when it is not ours; EINVAL when
+// it is ours but malformed or the path is smaller than a sector; the read's
+// errno when the I/O fails.
+Result<std::optional<Metadata>> read_metadata(PathIo& io);
+
+// Writes `md` as the whole last sector (zero after the record), then
+// fdatasync, so the label is on stable storage when this returns.
+Status write_metadata(PathIo& io, const Metadata& md);
+
+// Zeroes the whole last sector, then fdatasync (destroy of a labeled volume).
+Status erase_metadata(PathIo& io);
+
+// `mpathfs label [-A|-R] [-f] NAME PATH...`
+struct LabelRequest {
+  std::string name;
+  Mode mode = Mode::kActivePassive;
+  std::vector<std::string> paths;  // the first one is written
+  bool force = false;              // overwrite a first path that is already labeled
+};
+
+struct LabelReport {
+  Metadata written;
+  // One line per further path that does not show the written sector (or
+  // cannot be opened or read): it does not lead to the same disk.
+  std::vector<std::string> warnings;
+};
+
+// gmultipath label: every path must have the same size and sector size
+// (else EINVAL and nothing is written) and at least two sectors; a first path
+// that already carries metadata is refused (EEXIST) unless `force`.  Writes
+// a new label (fresh UUID, size = full path size) to the first path only,
+// then reads the last sector back through every other path, freshly opened,
+// and compares all of its bytes.
+Result<LabelReport> label_paths(const LabelRequest& req);
+
+// gmultipath clear: EINVAL "Can't clear metadata on PATH" when the last
+// sector does not start with the magic (the path is left alone); otherwise
+// the whole sector is zeroed.
+Status clear_path(const std::string& path);
+
+}  // namespace mpathfs

@@ -1,0 +1,120 @@
+#include "core/watchdog.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "core/io_context.hpp"
+#include "core/volume.hpp"
+
+namespace mpathfs {
+
+Watchdog::Watchdog(size_t max_io, unsigned period_ms) : max_io_(max_io), period_ms_(period_ms) {}
+
+Watchdog::~Watchdog() { stop(); }
+
+void Watchdog::start() { thread_ = std::thread([this] { loop(); }); }
+
+void Watchdog::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Watchdog::attach(InflightSlot* s) {
+  std::lock_guard lk(mu_);
+  slots_.push_back(s);
+}
+
+void Watchdog::detach(InflightSlot* s) {
+  std::lock_guard lk(mu_);
+  slots_.erase(std::remove(slots_.begin(), slots_.end(), s), slots_.end());
+}
+
+void Watchdog::loop() {
+  std::unique_lock lk(mu_);
+  while (!stop_) {
+    cv_.wait_for(lk, std::chrono::milliseconds(period_ms_));
+    if (stop_) break;
+    lk.unlock();
+    scan(now_ns());
+    lk.lock();
+  }
+}
+
+void Watchdog::scan(uint64_t now) {
+  std::vector<InflightSlot*> due;
+  {
+    std::lock_guard lk(mu_);
+    for (InflightSlot* s : slots_) {
+      uint64_t st = s->state.load(std::memory_order_acquire);
+      if ((st & InflightSlot::kStateMask) == InflightSlot::kRunning &&
+          now > s->deadline_ns.load(std::memory_order_relaxed))
+        due.push_back(s);
+    }
+  }
+  // Taking over happens outside mu_: a slot stays attached while its
+  // worker is stuck (the worker is inside Volume::read/write).
+  for (InflightSlot* s : due) take_over(*s);
+}
+
+void Watchdog::take_over(InflightSlot& s) {
+  constexpr auto rx = std::memory_order_relaxed;
+  uint64_t st = s.state.load(std::memory_order_acquire);
+  if ((st & InflightSlot::kStateMask) != InflightSlot::kRunning) return;
+  Volume* v = s.volume.load(rx);
+  Path* p = s.path.load(rx);
+  const uint64_t start = s.start_ns.load(rx);
+  const IoKind kind = s.kind.load(rx);
+  const uint64_t off = s.off.load(rx);
+  const size_t len = s.len.load(rx);
+  const std::byte* wdata = s.wdata.load(rx);
+  IoReply reply{s.reply_ctx.load(rx), s.reply_done.load(rx)};
+  const uint64_t epoch = s.fence_epoch.load(rx);
+  BlockingObserver* obs = s.observer.load(rx);
+  const double waited = static_cast<double>(now_ns() - start) / 1e9;
+
+  if (!reply.done) {
+    // Nobody else can answer this request: fail the path so new requests
+    // avoid it, and let the worker wait for its answer.
+    if (!s.timeout_reported.exchange(true) && s.state.load(std::memory_order_acquire) == st)
+      v->on_io_timeout(*p, waited, false, false, 0, 0);
+    return;
+  }
+  // The payload must be copied while the worker is still stuck: allocate
+  // before taking over, so a failed allocation leaves the request alone.
+  std::vector<std::byte> payload;
+  try {
+    if (kind == IoKind::kWrite) payload.assign(wdata, wdata + len);
+  } catch (...) {
+    return;
+  }
+  if (!s.state.compare_exchange_strong(st, (st & ~InflightSlot::kStateMask) | InflightSlot::kTakenOver,
+                                       std::memory_order_acq_rel))
+    return;  // it answered meanwhile
+  const uint64_t fence = v->on_io_timeout(*p, waited, true, kind == IoKind::kWrite, off, len);
+  s.fence_token.store(fence, rx);
+  if (obs) obs->blocking_begin();  // the pool replaces the stuck worker
+  s.released.store(true, std::memory_order_release);
+
+  try {
+    std::thread([this, v, kind, off, len, reply, epoch, payload = std::move(payload)] {
+      IoContext ctx(std::max(max_io_, len), nullptr, this);
+      const std::byte* data = nullptr;
+      ssize_t n = kind == IoKind::kRead ? v->read(ctx, len, off, &data, &reply)
+                                        : v->write(ctx, payload.data(), len, off, &reply, epoch);
+      if (n == kTakenOver) return;  // a nested rescue answers it
+      reply.done(reply.ctx, data, n);
+    }).detach();
+  } catch (...) {
+    spdlog::error("{}: cannot start a rescue thread; answering EIO", v->name());
+    reply.done(reply.ctx, nullptr, -EIO);
+  }
+}
+
+}  // namespace mpathfs

@@ -1,0 +1,52 @@
+// Watchdog: enforces io_timeout.  Every 50 ms it looks at each worker's
+// in-flight slot; a request that a path has not answered by its deadline
+// fails that path (like an I/O error) and is taken over: a rescue thread
+// re-issues it on the next working path and answers it, while the stuck
+// worker is replaced in its pool.  When the hung call finally returns, the
+// worker drops the late answer.
+//
+// A timed-out write may still land on the disk later (every path leads to
+// the same disk).  Until it has been answered, it is fenced: a newer write
+// overlapping it waits (Volume's write fence), so it can never be
+// overwritten by the stale one.
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/inflight.hpp"
+
+namespace mpathfs {
+
+class Watchdog {
+ public:
+  explicit Watchdog(size_t max_io = 1 << 20, unsigned period_ms = 50);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void start();
+  void stop();
+
+  void attach(InflightSlot* s);
+  void detach(InflightSlot* s);
+
+  // One scan at `now_ns` (the loop, and tests).
+  void scan(uint64_t now_ns);
+
+ private:
+  void loop();
+  void take_over(InflightSlot& s);
+
+  const size_t max_io_;
+  const unsigned period_ms_;
+  std::mutex mu_;  // guards slots_ and stop_
+  std::condition_variable cv_;
+  std::vector<InflightSlot*> slots_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mpathfs
