@@ -1,11 +1,13 @@
 // mpathfs: the daemon, and the gmultipath-style commands.
 //   mpathfs [-f] [-d] [-o OPT[,OPT...]] SOURCE MNT
 //   mpathfs label|clear|dump ...
+//   mpathfs create|destroy|stop|add|remove|fail|restore|rotate|prefer|configure|getactive|status|list ...
 #include <CLI/CLI.hpp>
 
 #include <cstring>
 #include <string>
 
+#include "cli/gmultipath_command.hpp"
 #include "cli/label_command.hpp"
 #include "fuse/daemon.hpp"
 
@@ -15,6 +17,7 @@ int main(int argc, char** argv) {
     if (verb == "label") return mpathfs::cli::run_label(argc - 1, argv + 1);
     if (verb == "clear") return mpathfs::cli::run_clear(argc - 1, argv + 1);
     if (verb == "dump") return mpathfs::cli::run_dump(argc - 1, argv + 1);
+    if (mpathfs::cli::is_gmultipath_verb(verb)) return mpathfs::cli::run_gmultipath(argc - 1, argv + 1);
   }
 
   mpathfs::fuse::DaemonArgs a;

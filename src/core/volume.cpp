@@ -100,7 +100,13 @@ void Volume::move_active_after_locked(const PathSet& set, const Path* failed) {
       return;
     }
   }
-  if (n > 0 && cur) spdlog::error("{}: out of paths, volume is BROKEN", name());
+}
+
+void Volume::note_state_locked(const PathSet& set) {
+  const bool broken = !set.paths.empty() && !any_good_locked(set);
+  if (broken && !broken_logged_) spdlog::error("{}: no working path left, volume is BROKEN", name());
+  if (!broken && broken_logged_) spdlog::warn("{}: a path works again, volume is no longer BROKEN", name());
+  broken_logged_ = broken;
 }
 
 Status Volume::add_path(std::shared_ptr<Path> p) {
@@ -141,6 +147,7 @@ Status Volume::add_path(std::shared_ptr<Path> p) {
   path_cv_.notify_all();
   spdlog::info("{}: path {} added ({}{})", name(), p->name(), io.direct() ? "O_DIRECT" : "buffered",
                p->failed() ? ", FAIL" : "");
+  note_state_locked(*next);
   return {};
 }
 
@@ -172,6 +179,7 @@ Status Volume::remove_path(std::string_view pname) {
     restore_all_except_locked(*next, nullptr);
   }
   spdlog::info("{}: path {} removed", name(), gone->name());
+  note_state_locked(*next);
   return {};
 }
 
@@ -186,6 +194,7 @@ Status Volume::fail_path(std::string_view pname) {
     // gmultipath's fault logic: failing the last good path restores the
     // others; a single-path volume gets that very path back.
     if (!any_good_locked(*set)) restore_all_except_locked(*set, set->paths.size() > 1 ? q.get() : nullptr);
+    note_state_locked(*set);
     return {};
   }
   return err_noent("path " + std::string(pname) + " is not in volume " + name());
@@ -204,6 +213,7 @@ Status Volume::restore_path(std::string_view pname) {
       // active path does not move (gmultipath: restore never moves it).
       if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
       path_cv_.notify_all();
+      note_state_locked(*set);
     }
     return {};
   }
@@ -219,6 +229,7 @@ void Volume::checker_restore(Path& p) {
   spdlog::warn("{}: path {} answers again, restored by the checker (failback=immediate)", name(), p.name());
   if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
   path_cv_.notify_all();
+  note_state_locked(*set);
 }
 
 Status Volume::prefer(std::string_view pname) {

@@ -163,6 +163,8 @@ class Volume {
   void restore_all_except_locked(const PathSet& set, const Path* except);
   void move_active_after_locked(const PathSet& set, const Path* failed);
   PathState state_of(const PathSet& set, const Path& p, Mode m) const;
+  // Logs entering and leaving BROKEN, once each.
+  void note_state_locked(const PathSet& set);
 
   std::shared_ptr<const PathSet> load_set() const { return set_.load(std::memory_order_acquire); }
 
@@ -192,6 +194,7 @@ class Volume {
   std::atomic<uint64_t> fence_seq_{0};
 
   mutable std::mutex mu_;          // state changes; see the lock order above
+  bool broken_logged_ = false;     // guarded by mu_
   std::condition_variable path_cv_;  // a path came back, settings changed, or shut down
   // Read-modify-write of a partial block on an O_DIRECT path holds the
   // stripe of each block it rewrites, so two unaligned writes into one block

@@ -158,6 +158,7 @@ uint64_t Volume::on_io_timeout(Path& p, double waited_s, bool taken_over, bool w
                   settings_.io_timeout);
     fail_locked(*set, p, ETIMEDOUT, "timeout");
     if (!any_good_locked(*set) && set->paths.size() > 1) restore_all_except_locked(*set, &p);
+    note_state_locked(*set);
   }
   p.set_last_error(ETIMEDOUT);
   return token;
@@ -255,6 +256,7 @@ void Volume::on_path_error(Path& p, int err, Attempt& a) noexcept {
     a.ntried = 0;
     if (!single) a.tried[a.ntried++] = &p;
   }
+  note_state_locked(*set);
 }
 
 int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
@@ -340,6 +342,7 @@ int Volume::flush() noexcept {
     } else if (is_path_error(-rc[i])) {
       std::lock_guard lk(mu_);
       fail_locked(*set, *good[i], -rc[i], "flush error");
+      note_state_locked(*set);
     }
   }
   return ok ? 0 : -EIO;

@@ -26,6 +26,10 @@ void op_init(void* userdata, fuse_conn_info* conn) {
   want(FUSE_CAP_ASYNC_READ);
   want(FUSE_CAP_ASYNC_DIO);
   want(FUSE_CAP_PARALLEL_DIROPS);
+  // O_TRUNC reaches open() instead of a setattr(size=0): a volume file
+  // ignores it as a block device does (`dd of=MNT/vol0` just works), while
+  // truncate(2) still fails with EPERM.
+  want(FUSE_CAP_ATOMIC_O_TRUNC);
   // Writes must stay resendable for failover: no splice, no writeback cache.
   drop(FUSE_CAP_SPLICE_READ);
   drop(FUSE_CAP_SPLICE_WRITE);

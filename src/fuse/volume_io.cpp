@@ -30,11 +30,8 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
       auto v = fs.registry().find_id(in.vol_id);
       if (!v || v->is_shut_down()) return (void)fuse_reply_err(req, ENOENT);
       if (fs.options().read_only && (fi->flags & O_ACCMODE) != O_RDONLY) return (void)fuse_reply_err(req, EROFS);
-      if (fi->flags & O_TRUNC) {
-        // Truncation is refused (a volume has a fixed size); O_TRUNC with
-        // atomic_o_trunc off arrives as setattr, this is the belt.
-        return (void)fuse_reply_err(req, EPERM);
-      }
+      // O_TRUNC is ignored, as on a block device: a volume has a fixed size
+      // (see FUSE_CAP_ATOMIC_O_TRUNC in session.cpp).
       auto h = std::make_unique<Handle>();
       h->kind = Handle::Kind::kVolume;
       h->volume = v;

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -210,20 +211,24 @@ inline std::shared_ptr<Path> make_fake_path(const std::string& name, std::shared
   return std::make_shared<Path>(name, std::move(io));
 }
 
+inline VolumeSettings default_volume_settings(Mode m = Mode::kActivePassive) {
+  VolumeSettings s;
+  s.name = "vol0";
+  s.mode = m;
+  return s;
+}
+
 // A volume of N fake paths "p0".."pN-1" to one disk, and a worker context.
 struct FakeVolume {
-  explicit FakeVolume(size_t npaths, FakeOptions o = {}, VolumeSettings s = default_settings(),
+  explicit FakeVolume(size_t npaths, FakeOptions o = {}, VolumeSettings s = default_volume_settings(),
                       size_t max_io = 1 << 20)
       : opts(o), disk(std::make_shared<FakeDisk>(o.size)), ctx(max_io) {
     vol = std::make_shared<Volume>(std::move(s), o.size, o.size);
-    for (size_t i = 0; i < npaths; ++i) add("p" + std::to_string(i));
+    for (size_t i = 0; i < npaths; ++i) {
+      if (!add("p" + std::to_string(i))) throw std::runtime_error("FakeVolume: add_path failed");
+    }
   }
-  static VolumeSettings default_settings(Mode m = Mode::kActivePassive) {
-    VolumeSettings s;
-    s.name = "vol0";
-    s.mode = m;
-    return s;
-  }
+  static VolumeSettings default_settings(Mode m = Mode::kActivePassive) { return default_volume_settings(m); }
   // Adds another path to the same disk; the result of add_path is returned.
   Status add(const std::string& name) {
     FakePathIo* io = nullptr;
