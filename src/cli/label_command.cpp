@@ -69,7 +69,7 @@ void print_text(const std::string& path, const Metadata& md) {
             << "        Mode: " << mode_gmultipath_name(md.mode) << "\n";
 }
 
-nlohmann::json to_json(const std::string& path, const Metadata& md) {
+nlohmann::ordered_json to_json(const std::string& path, const Metadata& md) {
   return {{"path", path},
           {"magic", "GEOM::MULTIPATH"},
           {"uuid", md.uuid},
@@ -144,7 +144,7 @@ int run_dump(int argc, char** argv) {
   if (auto rc = parse(app, argc, argv)) return *rc;
 
   int status = 0;
-  nlohmann::json all = nlohmann::json::array();
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
   bool first = true;
   for (const auto& path : resolve_all(words)) {
     auto md = read_path_metadata(path);

@@ -176,8 +176,9 @@ Result<VolumeSpec> parse_volume(const json& j, size_t index, const std::string& 
       if (!m) return err_inval(at + ": " + m.error().msg);
       v.file_mode = *m;
     } else if (k == "uid" || k == "gid") {
-      if (!val.is_number_unsigned()) return err_inval(at + ": " + k + ": expected a number");
-      (k == "uid" ? v.uid : v.gid) = val.get<uint32_t>();
+      if (!val.is_number_unsigned() || val.get<uint64_t>() > 0xfffffffeull)
+        return err_inval(at + ": " + k + ": expected a number 0..4294967294");
+      (k == "uid" ? v.uid : v.gid) = static_cast<uint32_t>(val.get<uint64_t>());
     } else if (k == "label") {
       // In a config, "label": true labels the disks the first time only:
       // a start must not give the volume a new UUID each time.

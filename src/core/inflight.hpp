@@ -30,6 +30,14 @@ struct IoReply {
   void (*done)(void* ctx, const std::byte* data, ssize_t result) = nullptr;
 };
 
+// Where a request comes from: a new one, or the rescue of a timed-out one,
+// which carries on the original's failover state.
+struct RequestOrigin {
+  static constexpr uint64_t kNoEpoch = ~0ull;
+  uint64_t fence_epoch = kNoEpoch;  // the original write's fence epoch
+  bool restored = false;            // the original already ran the restore-all rule
+};
+
 // Returned by Volume::read/write to a worker whose request was taken over:
 // the rescue answers it; the worker must not.
 inline constexpr ssize_t kTakenOver = -100000;
@@ -58,10 +66,17 @@ struct InflightSlot {
   std::atomic<uint64_t> fence_epoch{0};   // writes: fences older than this are waited for
   std::atomic<uint64_t> fence_token{0};   // set by the watchdog: the fence of this stale write
   std::atomic<BlockingObserver*> observer{nullptr};
+  std::atomic<bool> restored{false};      // the request already ran gmultipath's restore-all rule
+  std::atomic<uint64_t> hold_mask{0};     // BlockLocks stripes the request holds
+  std::atomic<bool> hold_exclusive{false};
 
   void begin(Volume* v, Path* p, uint64_t now, uint64_t deadline, IoKind k, uint64_t o, size_t l,
-             const std::byte* w, const IoReply* r, uint64_t epoch, BlockingObserver* obs) noexcept {
+             const std::byte* w, const IoReply* r, uint64_t epoch, BlockingObserver* obs, bool was_restored,
+             uint64_t hmask, bool hexcl) noexcept {
     constexpr auto rx = std::memory_order_relaxed;
+    restored.store(was_restored, rx);
+    hold_mask.store(hmask, rx);
+    hold_exclusive.store(hexcl, rx);
     volume.store(v, rx);
     path.store(p, rx);
     start_ns.store(now, rx);

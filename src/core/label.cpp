@@ -147,10 +147,10 @@ Result<LabelReport> label_paths(const LabelRequest& req) {
   // is only replaced on request.
   if (!req.force) {
     auto old = read_metadata(*first);
-    if (!old) return Error{old.error().code, first_name + ": " + old.error().msg + " (-f overwrites)"};
+    if (!old) return Error{old.error().code, first_name + ": " + old.error().msg + " (use -f to overwrite)"};
     if (*old)
       return err_exist("path " + first_name + " is already labeled '" + (*old)->name + "' (UUID " + (*old)->uuid +
-                       "); -f overwrites");
+                       "); use -f to overwrite");
   }
 
   LabelReport report;

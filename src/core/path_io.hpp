@@ -43,9 +43,6 @@ class PathIo {
   virtual uint32_t align() const noexcept = 0;
   virtual bool direct() const noexcept = 0;
   virtual PathKind kind() const noexcept = 0;
-  // Identity of the underlying object (st_dev/st_ino or st_rdev), so the same
-  // disk given twice under two names is caught.  0 when unknown.
-  virtual uint64_t identity() const noexcept { return 0; }
 };
 
 // How to open a path.

@@ -15,10 +15,8 @@ namespace {
 
 class PosixPathIo final : public PathIo {
  public:
-  PosixPathIo(int fd, PathKind kind, bool direct, uint32_t sector, uint32_t align, uint64_t size,
-              uint64_t identity)
-      : fd_(fd), kind_(kind), direct_(direct), sector_(sector), align_(align), size_(size),
-        identity_(identity) {}
+  PosixPathIo(int fd, PathKind kind, bool direct, uint32_t sector, uint32_t align, uint64_t size)
+      : fd_(fd), kind_(kind), direct_(direct), sector_(sector), align_(align), size_(size) {}
   ~PosixPathIo() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -78,7 +76,6 @@ class PosixPathIo final : public PathIo {
   uint32_t align() const noexcept override { return direct_ ? align_ : 1; }
   bool direct() const noexcept override { return direct_; }
   PathKind kind() const noexcept override { return kind_; }
-  uint64_t identity() const noexcept override { return identity_; }
 
  private:
   int fd_;
@@ -87,7 +84,6 @@ class PosixPathIo final : public PathIo {
   uint32_t sector_;
   uint32_t align_;
   uint64_t size_;
-  uint64_t identity_;
 };
 
 // Direct-I/O offset alignment of a regular file, from statx(STATX_DIOALIGN)
@@ -163,7 +159,6 @@ Result<std::unique_ptr<PathIo>> open_posix_path(const std::string& name, const O
   uint32_t sector = 512;
   uint32_t align = 512;
   uint64_t size = 0;
-  uint64_t identity = 0;
   if (kind == PathKind::kBlockDevice) {
     int lbs = 0;
     if (::ioctl(fd, BLKSSZGET, &lbs) == 0 && lbs > 0) sector = static_cast<uint32_t>(lbs);
@@ -173,10 +168,8 @@ Result<std::unique_ptr<PathIo>> open_posix_path(const std::string& name, const O
       ::close(fd);
       return Error{e, "cannot read the size of " + name};
     }
-    identity = (1ull << 63) | static_cast<uint64_t>(st.st_rdev);
   } else {
     size = static_cast<uint64_t>(st.st_size);
-    identity = (static_cast<uint64_t>(st.st_dev) << 40) ^ static_cast<uint64_t>(st.st_ino);
     if (direct) {
       align = file_dio_align(fd);
       // A size that is not a multiple of the alignment would make the last
@@ -198,7 +191,7 @@ Result<std::unique_ptr<PathIo>> open_posix_path(const std::string& name, const O
     ::close(fd);
     return err_inval("path " + name + " has an unsupported sector size " + std::to_string(sector));
   }
-  return std::unique_ptr<PathIo>(new PosixPathIo(fd, kind, direct, sector, direct ? align : 1, size, identity));
+  return std::unique_ptr<PathIo>(new PosixPathIo(fd, kind, direct, sector, direct ? align : 1, size));
 }
 
 }  // namespace mpathfs

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <random>
 #include <set>
 
@@ -15,7 +16,10 @@
 namespace mpathfs {
 
 std::string path_word_to_name(const std::string& word) {
-  if (word.empty() || word[0] == '/') return word;
+  if (word.empty()) return word;
+  // "/d/./a" and "/d//a" are "/d/a": one name per path, so one file
+  // cannot join two volumes under two spellings.
+  if (word[0] == '/') return std::filesystem::path(word).lexically_normal().string();
   if (word.find('/') == std::string::npos) return "/dev/" + word;
   return word;  // relative with a directory: taken as given
 }
@@ -263,12 +267,13 @@ Status Registry::apply(const std::string& volume, const Command& cmd) {
   auto v = find(volume);
   if (!v) return err_noent("volume " + volume + " does not exist");
   if (auto* c = std::get_if<PathCmd>(&cmd)) {
+    const std::string name = path_word_to_name(c->path);
     switch (c->verb) {
       case CtlFile::kAdd: return add_to(*v, c->path);
-      case CtlFile::kRemove: return v->remove_path(c->path);
-      case CtlFile::kFail: return v->fail_path(c->path);
-      case CtlFile::kRestore: return v->restore_path(c->path);
-      case CtlFile::kPrefer: return v->prefer(c->path);
+      case CtlFile::kRemove: return v->remove_path(name);
+      case CtlFile::kFail: return v->fail_path(name);
+      case CtlFile::kRestore: return v->restore_path(name);
+      case CtlFile::kPrefer: return v->prefer(name);
       default: return err_inval("not a path command");
     }
   }

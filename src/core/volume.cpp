@@ -142,6 +142,7 @@ Status Volume::add_path(std::shared_ptr<Path> p) {
   }
   auto next = std::make_shared<PathSet>(*set);
   next->paths.push_back(p);
+  if (io.align() > 1) rmw_possible_.store(true);
   set_.store(next, std::memory_order_release);
   if (!active_.load() || active_.load()->failed()) move_active_after_locked(*next, nullptr);
   path_cv_.notify_all();
@@ -188,8 +189,8 @@ Status Volume::fail_path(std::string_view pname) {
   auto set = load_set();
   for (auto& q : set->paths) {
     if (!names_match(q->name(), pname)) continue;
+    q->set_admin_failed(true);   // even if already FAIL: the checker must not bring it back
     if (q->failed()) return {};  // already FAIL: success, no change (gmultipath)
-    q->set_admin_failed(true);
     fail_locked(*set, *q, 0, "by request");
     // gmultipath's fault logic: failing the last good path restores the
     // others; a single-path volume gets that very path back.

@@ -6,7 +6,8 @@
 //    removed under a hung request stays alive until that request returns.
 //  - Routing reads atomics only.  State *changes* (fail, restore, active
 //    path, set swap) take mu_, which the hot path touches only on an error.
-//  - Lock order: Registry::mu_ before Volume::mu_; rmw_locks_ are leaves.
+//  - Lock order: Registry::mu_ before Volume::mu_; block_locks_ and
+//    fence_mu_ are taken alone.
 #pragma once
 
 #include <array>
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/block_locks.hpp"
 #include "core/inflight.hpp"
 #include "core/io_context.hpp"
 #include "core/mode.hpp"
@@ -45,7 +47,7 @@ inline constexpr size_t kMaxPaths = 32;
 // Requests that may wait for a path at once (no_path_retry); more fail with EIO.
 inline constexpr uint64_t kMaxQueued = 256;
 // "This write has no fence epoch yet" (a new request, not a rescue).
-inline constexpr uint64_t kNoEpoch = ~0ull;
+inline constexpr uint64_t kNoEpoch = RequestOrigin::kNoEpoch;
 // How long a write waits for an overlapping stale (timed-out, unanswered)
 // write before it fails with EIO rather than risk being overwritten.
 inline constexpr double kFenceWaitSeconds = 60;
@@ -72,13 +74,13 @@ class Volume {
   // With a `reply`, a request a path leaves unanswered past io_timeout is
   // taken over by the watchdog, which answers through `reply`; the call
   // then returns kTakenOver and the caller must not answer.
-  ssize_t read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data,
-               const IoReply* reply = nullptr) noexcept;
+  // `origin`: set for the rescue of a timed-out request.
+  ssize_t read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data, const IoReply* reply = nullptr,
+               RequestOrigin origin = {}) noexcept;
   // Writes len bytes at off.  A write reaching past the end is refused whole
   // with ENOSPC.  Bytes written, or -errno, or kTakenOver (see read).
-  // fence_epoch: for a rescued write, the epoch of the original request.
   ssize_t write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply = nullptr,
-                uint64_t fence_epoch = kNoEpoch) noexcept;
+                RequestOrigin origin = {}) noexcept;
   // fdatasync on every working path in parallel; 0 if at least one flushed.
   int flush() noexcept;
 
@@ -112,8 +114,17 @@ class Volume {
   // `waited_s` seconds.  Fails the path (as an I/O error would).  When the
   // request was taken over and is a write, fences [off, off+len) until the
   // stale write is answered and returns the fence's token (0 otherwise).
-  uint64_t on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off,
-                         size_t len) noexcept;
+  // `request_restored`: the request already ran the restore-all rule (it
+  // runs once per request, rescues included); the result says whether it
+  // has now.
+  struct TimeoutOutcome {
+    uint64_t fence_token = 0;
+    bool restored = false;
+  };
+  TimeoutOutcome on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off, size_t len,
+                               bool request_restored) noexcept;
+  // Releases the block locks of a request taken over (see BlockLocks).
+  void release_hold(uint64_t mask, bool exclusive) noexcept { block_locks_.release({mask, exclusive}); }
   // Requests taken over whose hung call has not returned yet: destroy waits.
   int abandoned() const { return abandoned_.load(std::memory_order_relaxed); }
 
@@ -145,7 +156,7 @@ class Volume {
   ssize_t write_on(Path& p, IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept;
   // One path I/O under the watchdog's eye; kTakenOver if it was taken over.
   ssize_t attempt(Path& p, IoContext& ctx, IoKind kind, size_t len, uint64_t off, const std::byte* wdata,
-                  const std::byte** rdata, const IoReply* reply, uint64_t epoch) noexcept;
+                  const std::byte** rdata, const IoReply* reply, uint64_t epoch, bool restored) noexcept;
   // The worker side of a takeover: drop the late answer, lift the fence.
   ssize_t abandon(IoContext& ctx) noexcept;
   // Waits while an older stale write overlaps [off, off+len).  0 or -EIO.
@@ -196,10 +207,10 @@ class Volume {
   mutable std::mutex mu_;          // state changes; see the lock order above
   bool broken_logged_ = false;     // guarded by mu_
   std::condition_variable path_cv_;  // a path came back, settings changed, or shut down
-  // Read-modify-write of a partial block on an O_DIRECT path holds the
-  // stripe of each block it rewrites, so two unaligned writes into one block
-  // do not undo each other.
-  std::array<std::mutex, 64> rmw_locks_;
+  // Writes hold these while a path with O_DIRECT alignment is in the
+  // volume (a read-modify-write is then possible).
+  BlockLocks block_locks_;
+  std::atomic<bool> rmw_possible_{false};
 };
 
 }  // namespace mpathfs

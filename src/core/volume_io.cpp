@@ -29,14 +29,15 @@ Path* Volume::choose(const PathSet& set, IoKind kind, const Attempt& a) const {
   return route(mode(), v, kind);
 }
 
-ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data,
-                     const IoReply* reply) noexcept {
+ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data, const IoReply* reply,
+                     RequestOrigin origin) noexcept {
   if (is_shut_down()) return -EIO;
   if (off >= size_) return 0;
   if (len > size_ - off) len = static_cast<size_t>(size_ - off);
   if (len > ctx.max_io()) len = ctx.max_io();  // a short read; FUSE never asks for more
   if (len == 0) return 0;
   Attempt a;
+  a.restored = origin.restored;
   for (;;) {
     auto set = load_set();  // keeps the chosen path alive for this attempt
     Path* p = choose(*set, IoKind::kRead, a);
@@ -44,7 +45,7 @@ ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte**
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
-    ssize_t n = attempt(*p, ctx, IoKind::kRead, len, off, nullptr, data, reply, 0);
+    ssize_t n = attempt(*p, ctx, IoKind::kRead, len, off, nullptr, data, reply, 0, a.restored);
     if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;  // the request is wrong: return it
     on_path_error(*p, static_cast<int>(-n), a);
@@ -53,7 +54,7 @@ ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte**
 }
 
 ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply,
-                      uint64_t fence_epoch) noexcept {
+                      RequestOrigin origin) noexcept {
   if (is_shut_down()) return -EIO;
   if (len == 0) return 0;
   // A volume does not grow: a write reaching past the end is refused whole,
@@ -61,11 +62,12 @@ ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_
   if (off >= size_ || len > size_ - off) return -ENOSPC;
   if (len > ctx.max_io()) return -EINVAL;
   // Stale writes older than this one must be answered before it is issued.
-  const uint64_t epoch = fence_epoch == kNoEpoch ? fence_seq_.load() : fence_epoch;
+  const uint64_t epoch = origin.fence_epoch == kNoEpoch ? fence_seq_.load() : origin.fence_epoch;
   if (fences_active_.load() > 0) {
     if (int r = wait_for_fences(ctx, off, len, epoch)) return r;
   }
   Attempt a;
+  a.restored = origin.restored;
   for (;;) {
     auto set = load_set();
     Path* p = choose(*set, IoKind::kWrite, a);
@@ -73,7 +75,7 @@ ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
-    ssize_t n = attempt(*p, ctx, IoKind::kWrite, len, off, data, nullptr, reply, epoch);
+    ssize_t n = attempt(*p, ctx, IoKind::kWrite, len, off, data, nullptr, reply, epoch, a.restored);
     if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;
     on_path_error(*p, static_cast<int>(-n), a);
@@ -82,12 +84,29 @@ ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_
 }
 
 ssize_t Volume::attempt(Path& p, IoContext& ctx, IoKind kind, size_t len, uint64_t off, const std::byte* wdata,
-                        const std::byte** rdata, const IoReply* reply, uint64_t epoch) noexcept {
+                        const std::byte** rdata, const IoReply* reply, uint64_t epoch, bool restored) noexcept {
+  // Block locks are taken before the watched part: waiting for a lock is
+  // not a path that fails to answer (a hung holder is taken over and its
+  // hold released by the watchdog).
+  BlockLocks::Hold hold;
+  if (kind == IoKind::kWrite && rmw_possible_.load(std::memory_order_relaxed)) {
+    const uint64_t al = p.io().align();
+    if (al > 1 && (off % al != 0 || len % al != 0)) {
+      const uint64_t a_off = off & ~(al - 1);
+      const uint64_t a_end = (off + len + al - 1) & ~(al - 1);
+      hold = block_locks_.acquire(
+          BlockLocks::stripes_of(a_off, a_off + 1) | BlockLocks::stripes_of(a_end - 1, a_end), true);
+    } else {
+      hold = block_locks_.acquire(BlockLocks::stripes_of(off, off + len), false);
+    }
+  }
   InflightSlot& slot = ctx.slot();
   const uint64_t now = now_ns();
-  slot.begin(this, &p, now, now + io_timeout_ns_, kind, off, len, wdata, reply, epoch, ctx.observer());
+  slot.begin(this, &p, now, now + io_timeout_ns_, kind, off, len, wdata, reply, epoch, ctx.observer(), restored,
+             hold.mask, hold.exclusive);
   ssize_t n = kind == IoKind::kRead ? read_on(p, ctx, len, off, rdata) : write_on(p, ctx, wdata, len, off);
-  if (!slot.end()) return abandon(ctx);
+  if (!slot.end()) return abandon(ctx);  // the watchdog released the hold
+  if (!hold.empty()) block_locks_.release(hold);
   return n;
 }
 
@@ -134,21 +153,26 @@ int Volume::wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t e
   return 0;
 }
 
-uint64_t Volume::on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off,
-                              size_t len) noexcept {
-  uint64_t token = 0;
+Volume::TimeoutOutcome Volume::on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off,
+                                              size_t len, bool request_restored) noexcept {
+  TimeoutOutcome out;
+  out.restored = request_restored;
   if (taken_over) abandoned_.fetch_add(1, std::memory_order_relaxed);
   if (taken_over && write) {
+    // Fence the whole blocks the stale write may rewrite (a read-modify-
+    // write covers its edge blocks), at the widest alignment.
+    const uint64_t f_off = off & ~(uint64_t{kMaxAlign} - 1);
+    const uint64_t f_end = (off + len + kMaxAlign - 1) & ~(uint64_t{kMaxAlign} - 1);
     std::lock_guard lk(fence_mu_);
     // Publish "a fence exists" before its sequence number: a writer that
     // sees the new epoch also sees fences_active_ > 0 and looks.
     fences_active_.fetch_add(1);
-    token = fence_seq_.fetch_add(1) + 1;
+    out.fence_token = fence_seq_.fetch_add(1) + 1;
     try {
-      fences_.push_back({token, off, len});
+      fences_.push_back({out.fence_token, f_off, static_cast<size_t>(f_end - f_off)});
     } catch (...) {
       fences_active_.fetch_sub(1);
-      token = 0;
+      out.fence_token = 0;
     }
   }
   std::lock_guard lk(mu_);
@@ -157,11 +181,16 @@ uint64_t Volume::on_io_timeout(Path& p, double waited_s, bool taken_over, bool w
     spdlog::error("{}: path {} did not answer a request in {:.1f} s (io_timeout {} s)", name(), p.name(), waited_s,
                   settings_.io_timeout);
     fail_locked(*set, p, ETIMEDOUT, "timeout");
-    if (!any_good_locked(*set) && set->paths.size() > 1) restore_all_except_locked(*set, &p);
-    note_state_locked(*set);
   }
   p.set_last_error(ETIMEDOUT);
-  return token;
+  // "Exactly like an I/O error": the restore-all rule, once per request.
+  if (!any_good_locked(*set) && !request_restored && taken_over) {
+    const bool single = set->paths.size() == 1;
+    if (!single) restore_all_except_locked(*set, &p);
+    out.restored = true;
+  }
+  note_state_locked(*set);
+  return out;
 }
 
 // Reads the aligned span that covers [off, off+len) into the scratch buffer:
@@ -201,13 +230,9 @@ ssize_t Volume::write_on(Path& p, IoContext& ctx, const std::byte* data, size_t 
     // Partial blocks: read-modify-write the edge blocks under their stripes.
     const uint64_t a_off = off & ~(al - 1);
     const uint64_t a_end = (off + len + al - 1) & ~(al - 1);
+    // The caller holds the edge blocks exclusively (BlockLocks).
     const size_t span = static_cast<size_t>(a_end - a_off);
     const size_t head = static_cast<size_t>(off - a_off);
-    const size_t s1 = (a_off / al) % rmw_locks_.size();
-    const size_t s2 = ((a_end / al) - 1) % rmw_locks_.size();
-    std::unique_lock l1(rmw_locks_[std::min(s1, s2)]);
-    std::unique_lock<std::mutex> l2;
-    if (s1 != s2) l2 = std::unique_lock(rmw_locks_[std::max(s1, s2)]);
     std::byte* buf = ctx.scratch();
     n = 0;
     if (head != 0) {
@@ -342,6 +367,9 @@ int Volume::flush() noexcept {
     } else if (is_path_error(-rc[i])) {
       std::lock_guard lk(mu_);
       fail_locked(*set, *good[i], -rc[i], "flush error");
+      // gmultipath's fault logic: the last good path failing restores the
+      // others (a flush is not retried; the next request tries them).
+      if (!any_good_locked(*set) && set->paths.size() > 1) restore_all_except_locked(*set, good[i]);
       note_state_locked(*set);
     }
   }

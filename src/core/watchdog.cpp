@@ -77,13 +77,16 @@ void Watchdog::take_over(InflightSlot& s) {
   IoReply reply{s.reply_ctx.load(rx), s.reply_done.load(rx)};
   const uint64_t epoch = s.fence_epoch.load(rx);
   BlockingObserver* obs = s.observer.load(rx);
+  const bool restored = s.restored.load(rx);
+  const uint64_t hold_mask = s.hold_mask.load(rx);
+  const bool hold_exclusive = s.hold_exclusive.load(rx);
   const double waited = static_cast<double>(now_ns() - start) / 1e9;
 
   if (!reply.done) {
     // Nobody else can answer this request: fail the path so new requests
     // avoid it, and let the worker wait for its answer.
     if (!s.timeout_reported.exchange(true) && s.state.load(std::memory_order_acquire) == st)
-      v->on_io_timeout(*p, waited, false, false, 0, 0);
+      v->on_io_timeout(*p, waited, false, false, 0, 0, restored);
     return;
   }
   // The payload must be copied while the worker is still stuck: allocate
@@ -97,17 +100,20 @@ void Watchdog::take_over(InflightSlot& s) {
   if (!s.state.compare_exchange_strong(st, (st & ~InflightSlot::kStateMask) | InflightSlot::kTakenOver,
                                        std::memory_order_acq_rel))
     return;  // it answered meanwhile
-  const uint64_t fence = v->on_io_timeout(*p, waited, true, kind == IoKind::kWrite, off, len);
-  s.fence_token.store(fence, rx);
+  const auto outcome = v->on_io_timeout(*p, waited, true, kind == IoKind::kWrite, off, len, restored);
+  s.fence_token.store(outcome.fence_token, rx);
+  // Fenced: now the stuck write's block locks can go (see BlockLocks).
+  if (hold_mask) v->release_hold(hold_mask, hold_exclusive);
   if (obs) obs->blocking_begin();  // the pool replaces the stuck worker
   s.released.store(true, std::memory_order_release);
 
+  const RequestOrigin origin{epoch, outcome.restored};
   try {
-    std::thread([this, v, kind, off, len, reply, epoch, payload = std::move(payload)] {
+    std::thread([this, v, kind, off, len, reply, origin, payload = std::move(payload)] {
       IoContext ctx(std::max(max_io_, len), nullptr, this);
       const std::byte* data = nullptr;
-      ssize_t n = kind == IoKind::kRead ? v->read(ctx, len, off, &data, &reply)
-                                        : v->write(ctx, payload.data(), len, off, &reply, epoch);
+      ssize_t n = kind == IoKind::kRead ? v->read(ctx, len, off, &data, &reply, origin)
+                                        : v->write(ctx, payload.data(), len, off, &reply, origin);
       if (n == kTakenOver) return;  // a nested rescue answers it
       reply.done(reply.ctx, data, n);
     }).detach();

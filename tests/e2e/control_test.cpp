@@ -141,7 +141,7 @@ TEST_CASE("control: create shows the volume in status with the SPEC's words and 
   }
 }
 
-TEST_CASE("control: fail and restore; failover goes to the next path in order; restore never moves ACTIVE",
+TEST_CASE("control: fail and restore: failover to the next path in order, restore never moves ACTIVE",
           "[control]") {
   Fixture f;
   auto& p = f.p;
@@ -492,4 +492,59 @@ TEST_CASE("control: a non-root user can read status and nothing else", "[control
   CHECK(as_nobody("echo " + p[0] + " > " + d.ctl("vol0", "fail")).exit_code() != 0);
   CHECK(as_nobody("echo vol9 " + p[0] + " > " + d.ctl("create")).exit_code() != 0);
   CHECK(path_states(d.status("vol0")) == Strings{"ACTIVE", "PASSIVE"});
+}
+
+TEST_CASE("control: create -l labels the volume; stop keeps the label, destroy erases it", "[control][label]") {
+  // Two loop devices over one image: one disk, two paths, as label expects.
+  TempDir tmp;
+  std::string image = make_zero_file(tmp / "image", 4 * MiB);
+  LoopDevice l0(image), l1(image);
+  const Strings p = {l0.dev(), l1.dev()};
+  const uint64_t kSector = 512;  // loop devices here: 512-byte logical sectors
+  auto magic_on_disk = [&] {
+    Bytes s = read_range(image, 4 * MiB - kSector, 16, false);
+    return std::string(s.begin(), s.end()) == std::string("GEOM::MULTIPATH\0", 16);
+  };
+  std::string uuid;
+  {
+    Daemon d(tmp, "none");
+    REQUIRE(ctl_write(d.ctl("create"), "lv -l " + p[0] + " " + p[1]) == 0);
+    json st = d.status("lv");
+    INFO(st.dump());
+    CHECK(st.at("size") == 4 * MiB - kSector);  // the metadata sector is not part of the volume
+    REQUIRE(st.at("uuid").is_string());
+    uuid = st.at("uuid");
+    CHECK(uuid.size() == 36);
+    CHECK(file_size(d.vol("lv")) == 4 * MiB - kSector);
+    // gmultipath's layout in the last sector (reference/gmultipath-notes.md).
+    Bytes md = read_range(image, 4 * MiB - kSector, kSector, false);
+    CHECK(std::string(md.begin(), md.begin() + 16) == std::string("GEOM::MULTIPATH\0", 16));
+    CHECK(std::string(reinterpret_cast<const char*>(md.data()) + 16) == uuid);
+    CHECK(std::string(reinterpret_cast<const char*>(md.data()) + 56) == "lv");
+    CHECK(md[72] == 1);
+    CHECK(md[88] == 0);  // active-passive
+    // The metadata is never reachable through the volume file.
+    Fd f = open_fd(d.vol("lv"), O_RDWR);
+    Bytes junk(kSector, 0xAB);
+    errno = 0;
+    CHECK(::pwrite(f.get(), junk.data(), kSector, 4 * MiB - kSector) == -1);
+    CHECK(errno_name(errno) == "ENOSPC");
+    f.close();
+    CHECK(magic_on_disk());
+    REQUIRE(ctl_write(d.ctl("stop"), "lv") == 0);
+    CHECK(magic_on_disk());  // stop keeps it
+  }
+  {
+    // A config that scans the two devices assembles the volume by UUID.
+    std::string cfg = tmp / "scan.json";
+    write_text_file(cfg, json{{"options", quiet_options()}, {"volumes", json::array()}, {"scan", p}}.dump());
+    Daemon d(tmp, cfg);
+    json st = d.status("lv");
+    INFO(st.dump());
+    CHECK(st.at("uuid") == uuid);
+    CHECK(path_names(st).size() == 2);
+    CHECK(st.at("state") == "OPTIMAL");
+    REQUIRE(ctl_write(d.ctl("destroy"), "lv") == 0);
+    CHECK_FALSE(magic_on_disk());  // destroy erases it, as gmultipath does
+  }
 }

@@ -357,6 +357,49 @@ TEST_CASE("failover: a path that vanishes (server killed) is failed, the volume 
   CHECK(first_difference(read_range(v.vol(), 0, kSize), w.model(1)) == "");
 }
 
+TEST_CASE("failover: with three paths a failing ACTIVE path hands over to the next in order", "[failover]") {
+  NbdVolume v("active-passive", 3);
+  Fd f = open_fd(v.vol(), O_RDWR | O_DIRECT);
+  AlignedBuf buf(kBlock);
+  v.path(0).fail();
+  REQUIRE(pread_all(f.get(), buf.data(), kBlock, 0) == static_cast<ssize_t>(kBlock));
+  CHECK(path_states(v.st()) == Strings{"FAIL", "ACTIVE", "PASSIVE"});
+  v.path(1).fail();
+  REQUIRE(pread_all(f.get(), buf.data(), kBlock, kBlock) == static_cast<ssize_t>(kBlock));
+  CHECK(path_states(v.st()) == Strings{"FAIL", "FAIL", "ACTIVE"});
+  CHECK(Bytes(buf.data(), buf.data() + kBlock) == pattern(1, kBlock, kBlock));
+  // Healed and restored by hand: the ACTIVE path stays where it is.
+  v.path(0).heal();
+  v.path(1).heal();
+  REQUIRE(ctl_write(v.d->ctl("vol0", "restore"), v.paths[0]) == 0);
+  REQUIRE(ctl_write(v.d->ctl("vol0", "restore"), v.paths[1]) == 0);
+  CHECK(path_states(v.st()) == Strings{"PASSIVE", "PASSIVE", "ACTIVE"});
+  // The next failure wraps around to the first path.
+  v.path(2).fail();
+  REQUIRE(pread_all(f.get(), buf.data(), kBlock, 2 * kBlock) == static_cast<ssize_t>(kBlock));
+  CHECK(path_states(v.st()) == Strings{"ACTIVE", "PASSIVE", "FAIL"});
+}
+
+TEST_CASE("failover: a path that opens but cannot be read joins as FAIL", "[failover]") {
+  NbdVolume v("active-passive", 2);
+  std::string extra_img = v.tmp / "image";  // a third server over the same image
+  NbdPath c(v.tmp, extra_img, "c");
+  c.fail();
+  REQUIRE(ctl_write(v.d->ctl("vol0", "add"), c.file()) == 0);
+  json st = v.st();
+  INFO(st.dump());
+  CHECK(path_names(st) == Strings{v.paths[0], v.paths[1], c.file()});
+  CHECK(path_state(st, c.file()) == "FAIL");
+  CHECK(st.at("state") == "DEGRADED");
+  // It comes back with restore once it answers.
+  c.heal();
+  REQUIRE(ctl_write(v.d->ctl("vol0", "restore"), c.file()) == 0);
+  CHECK(path_state(v.st(), c.file()) == "PASSIVE");
+  CHECK(v.st().at("state") == "OPTIMAL");
+  // c must go before the daemon: remove it from the volume first.
+  REQUIRE(ctl_write(v.d->ctl("vol0", "remove"), c.file()) == 0);
+}
+
 // ---------------------------------------------------------------- issue 4
 
 TEST_CASE("failover: a frozen path times out and the request completes on the next path", "[failover][issue4]") {
@@ -425,6 +468,21 @@ TEST_CASE("failover: no_path_retry queues while BROKEN and completes when a path
   CHECK_FALSE(early);
   CHECK(finished);
   CHECK(result.load() == static_cast<ssize_t>(kBlock));
+}
+
+TEST_CASE("failover: no_path_retry=1 fails with EIO after about a second", "[failover][issue4]") {
+  NbdVolume v("active-passive", 2, options(1));
+  Fd f = open_fd(v.vol(), O_RDONLY | O_DIRECT);
+  AlignedBuf buf(kBlock);
+  v.path(0).fail();
+  v.path(1).fail();
+  double t0 = now_s();
+  ssize_t n = pread_all(f.get(), buf.data(), kBlock, 0);
+  double took = now_s() - t0;
+  CAPTURE(took);
+  CHECK(errno_name(static_cast<int>(-n)) == "EIO");
+  CHECK(took >= 0.8);
+  CHECK(took < 3.0);
 }
 
 TEST_CASE("failover: writing 0 to no_path_retry releases queued requests with EIO", "[failover][issue4]") {

@@ -811,7 +811,10 @@ NbdPath::NbdPath(const TempDir& tmp, const std::string& image, const std::string
   log_ = dir_ + "/nbdkit.log";
   if (::mkdir(mntdir_.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir " + mntdir_);
 
-  std::vector<std::string> argv = {"nbdkit", "--foreground", "-U", sock_, "--filter=error"};
+  // nbdkit writes its pid file only once it accepts connections (a socket
+  // that merely exists may still refuse them: seen under load).
+  const std::string pidfile = dir_ + "/nbdkit.pid";
+  std::vector<std::string> argv = {"nbdkit", "--foreground", "-U", sock_, "-P", pidfile, "--filter=error"};
   bool delay = !o.delay_read.empty() || !o.delay_write.empty();
   if (delay) argv.push_back("--filter=delay");
   argv.insert(argv.end(), {"file", image, "error=EIO", "error-rate=100%", "error-file=" + trigger_});
@@ -827,7 +830,8 @@ NbdPath::NbdPath(const TempDir& tmp, const std::string& image, const std::string
     bool up = wait_until(
         [&] {
           struct stat st{};
-          return ::stat(sock_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
+          return ::stat(pidfile.c_str(), &st) == 0 && st.st_size > 0 && ::stat(sock_.c_str(), &st) == 0 &&
+                 S_ISSOCK(st.st_mode);
         },
         10, 0.002);
     if (!up || wait_child(nbdkit_, 0)) {
@@ -840,14 +844,22 @@ NbdPath::NbdPath(const TempDir& tmp, const std::string& image, const std::string
       fargv.push_back(std::to_string(o.connections));
     }
     fargv.insert(fargv.end(), {file_, "--unix", sock_});
-    nbdfuse_ = spawn(fargv, log_ + ".nbdfuse", SIGTERM);
-    up = wait_until(
-        [&] {
-          struct stat sm{}, sd{}, sf{};
-          return ::stat(mntdir_.c_str(), &sm) == 0 && ::stat(dir_.c_str(), &sd) == 0 && sm.st_dev != sd.st_dev &&
-                 ::stat(file_.c_str(), &sf) == 0;
-        },
-        10, 0.002);
+    // Retried: nbdfuse gives up at once when its first connect fails.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      nbdfuse_ = spawn(fargv, log_ + ".nbdfuse", SIGTERM);
+      up = wait_until(
+          [&] {
+            struct stat sm{}, sd{}, sf{};
+            return wait_child(nbdfuse_, 0) ||
+                   (::stat(mntdir_.c_str(), &sm) == 0 && ::stat(dir_.c_str(), &sd) == 0 && sm.st_dev != sd.st_dev &&
+                    ::stat(file_.c_str(), &sf) == 0);
+          },
+          10, 0.002);
+      if (!wait_child(nbdfuse_, 0)) break;
+      nbdfuse_ = -1;  // exited (and reaped): try again
+      up = false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     if (!up) {
       if (wait_child(nbdfuse_, 0)) nbdfuse_ = -1;
       throw std::runtime_error("nbdfuse did not come up: " + join(fargv) + "\n" + log());

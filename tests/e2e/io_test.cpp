@@ -282,3 +282,28 @@ TEST_CASE("io: parallel 1 MiB direct writes from several threads all land", "[io
   for (auto& p : st.at("paths")) written += p.at("write_bytes").get<uint64_t>();
   CHECK(written >= kSize);
 }
+
+TEST_CASE("io: a loop device on the volume file works (the VM-image case)", "[io]") {
+  TempDir tmp;
+  auto sp = make_shared_paths(tmp, "file", 8 * MiB, 12);
+  Daemon d(tmp, one_volume_config(tmp, sp->paths));
+  LoopDevice loop(d.vol("vol0"), true);
+  CHECK(file_size(loop.dev()) == 8 * MiB);
+  CHECK(read_range(loop.dev(), 0, MiB) == pattern(12, 0, MiB));
+  {
+    Fd f = open_fd(loop.dev(), O_RDWR | O_DIRECT);
+    AlignedBuf buf(MiB);
+    fill_pattern(buf.data(), 13, 2 * MiB, MiB);
+    REQUIRE(pwrite_all(f.get(), buf.data(), MiB, 2 * MiB) == 0);
+    REQUIRE(::fsync(f.get()) == 0);
+  }
+  CHECK(read_range(d.vol("vol0"), 2 * MiB, MiB) == pattern(13, 2 * MiB, MiB));
+  CHECK(read_range(sp->image, 2 * MiB, MiB) == pattern(13, 2 * MiB, MiB));
+  // That loop device leads back into mpathfs: it is refused as a path.
+  auto other = make_path_files(tmp, 1, 8 * MiB, 1, "other");
+  REQUIRE(ctl_write(d.ctl("create"), "vol1 " + other[0]) == 0);
+  std::string before = read_file(d.ctl("vol1", "status.json"));
+  CHECK(errno_name(ctl_write(d.ctl("vol1", "add"), loop.dev())) == "EINVAL");
+  CHECK(read_file(d.ctl("vol1", "status.json")) == before);
+  loop.detach();
+}

@@ -421,7 +421,7 @@ TEST_CASE("flush fails with EIO only if no path could flush", "[failover][flush]
   CHECK(broken.io(0).syncs + broken.io(1).syncs == 0);
 }
 
-TEST_CASE("flush errors on every path leave a working path (gmultipath fault logic)", "[failover][flush][!mayfail]") {
+TEST_CASE("flush errors on every path leave a working path (gmultipath fault logic)", "[failover][flush]") {
   // g_multipath_fault restores the others when the last good path fails;
   // a flush that failed everywhere should not leave the volume BROKEN
   // when the paths still serve I/O.
@@ -583,7 +583,7 @@ TEST_CASE("io_timeout without a reply hook: the path is failed, the request wait
 }
 
 TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on the next path",
-          "[failover][io_timeout][rmw][!mayfail]") {
+          "[failover][io_timeout][rmw]") {
   // The hung worker holds the read-modify-write stripe of the block while
   // it is stuck in the path; the rescue needs the same stripe.
   FakeOptions o;
@@ -619,7 +619,7 @@ TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on 
 }
 
 TEST_CASE("io_timeout: every path hung -> the request fails after a bounded number of re-issues",
-          "[failover][io_timeout][gmultipath][!mayfail]") {
+          "[failover][io_timeout][gmultipath]") {
   // "exactly like an I/O error": each path is tried, the restore-all rule
   // runs once, then EIO (no_path_retry 0) — not an endless ping-pong that
   // leaves a stuck thread behind every io_timeout.

@@ -54,20 +54,15 @@ struct FakeOptions {
   uint32_t align = 1;         // only used when direct
   bool direct = false;
   PathKind kind = PathKind::kRegularFile;
-  uint64_t identity = 0;      // 0: a fresh distinct value
 };
 
-inline uint64_t next_fake_identity() {
-  static std::atomic<uint64_t> n{0x1000};
-  return n.fetch_add(1);
-}
 
 class FakePathIo final : public PathIo {
  public:
   enum class Op { kRead, kWrite, kSync };
 
   FakePathIo(std::shared_ptr<FakeDisk> disk, FakeOptions o)
-      : disk_(std::move(disk)), o_(o), identity_(o.identity ? o.identity : next_fake_identity()) {}
+      : disk_(std::move(disk)), o_(o) {}
   ~FakePathIo() override { release(); }
 
   // ---- fault injection (atomics: tests flip them from other threads) ----
@@ -160,7 +155,6 @@ class FakePathIo final : public PathIo {
   uint32_t align() const noexcept override { return o_.direct ? o_.align : 1; }
   bool direct() const noexcept override { return o_.direct; }
   PathKind kind() const noexcept override { return o_.kind; }
-  uint64_t identity() const noexcept override { return identity_; }
 
  private:
   int injected(const std::atomic<int>& persistent) {
@@ -198,7 +192,6 @@ class FakePathIo final : public PathIo {
 
   std::shared_ptr<FakeDisk> disk_;
   FakeOptions o_;
-  uint64_t identity_;
   std::mutex hang_mu_;
   std::condition_variable hang_cv_;
 };

@@ -166,7 +166,7 @@ TEST_CASE("concurrent unaligned writes into one 4 KiB block all land", "[volume_
 }
 
 TEST_CASE("an aligned write racing a read-modify-write of the same block is not undone",
-          "[volume_io][rmw][threads][!mayfail]") {
+          "[volume_io][rmw][threads]") {
   // Serial outcomes: RMW then aligned -> the whole block is the aligned
   // data; aligned then RMW -> aligned data with the RMW's byte.  Either way
   // every byte outside the RMW's range is the aligned write's.  Here the

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Profiles mpathfs on one fio job of run.sh (default: 4k randread).
+#   --tool perf       perf record -e cpu-clock -g on the daemon's PID (user +
+#                     kernel stacks); this VM has no hardware counters, so
+#                     cpu-clock sampling is what perf can do here.
+#   --tool perf-all   the same, system-wide (-a): fio, the FUSE kernel side,
+#                     the daemon; shows where the CPUs go, not just the daemon.
+#   --tool callgrind  the daemon runs under valgrind --tool=callgrind (-f);
+#                     exact instruction counts of the user-space request path
+#                     (slow: use a short --runtime).
+# Output: the report is printed; raw data stays in --out DIR if given.
+set -Eeuo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
+
+TOOL=perf
+JOB=randread
+RUNTIME=10
+SIZE=1G
+MODE=active-active
+MPATHFS=./build/src/mpathfs
+MPATHFS_OPTS=""
+OUT=""
+TOP=40
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --tool) TOOL=$2; shift 2 ;;
+    --job) JOB=$2; shift 2 ;;
+    --runtime) RUNTIME=$2; shift 2 ;;
+    --size) SIZE=$2; shift 2 ;;
+    --mode) MODE=$2; shift 2 ;;
+    --mpathfs) MPATHFS=$2; shift 2 ;;
+    --mpathfs-opts) MPATHFS_OPTS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --top) TOP=$2; shift 2 ;;
+    -h | --help) sed -n '2,12p' "$0"; echo "options: --tool perf|perf-all|callgrind --job J --runtime S --size SIZE --mode M --mpathfs PATH --mpathfs-opts O --out DIR --top N"; exit 0 ;;
+    *) bench_die "unknown option $1 (see --help)" ;;
+  esac
+done
+bench_need fio jq fusermount3 mountpoint numfmt
+case $TOOL in
+  perf | perf-all) bench_need perf ;;
+  callgrind) bench_need valgrind callgrind_annotate ;;
+  *) bench_die "unknown tool $TOOL" ;;
+esac
+[[ -x $MPATHFS ]] || bench_die "mpathfs not found at $MPATHFS"
+MPATHFS=$(cd "$(dirname "$MPATHFS")" && pwd)/$(basename "$MPATHFS")
+SIZE_BYTES=$(bench_bytes "$SIZE")
+
+bench_install_traps
+bench_make_tmp "$SIZE_BYTES"
+T=$BENCH_TMP
+IMG=$BENCH_DATA/img
+fallocate -l "$SIZE_BYTES" "$IMG"
+ln -s "$IMG" "$T/img.path-b"
+[[ -n $OUT ]] && mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
+DATA_DIR=${OUT:-$T}
+
+jq -n --arg mode "$MODE" --arg a "$IMG" --arg b "$T/img.path-b" \
+  '{options: {}, volumes: [{name: "v", mode: $mode, paths: [$a, $b]}]}' >"$T/cfg.json"
+mo="log=$T/mpathfs.log"
+[[ -n $MPATHFS_OPTS ]] && mo="$MPATHFS_OPTS,$mo"
+mkdir -p "$T/mnt"
+if [[ $TOOL == callgrind ]]; then
+  bench_spawn "$T/daemon.stderr" valgrind --tool=callgrind --callgrind-out-file="$DATA_DIR/callgrind.out" \
+    --dump-instr=no --collect-jumps=no "$MPATHFS" -f -o "$mo" "$T/cfg.json" "$T/mnt"
+else
+  bench_spawn "$T/daemon.stderr" "$MPATHFS" -f -o "$mo" "$T/cfg.json" "$T/mnt"
+fi
+DAEMON=$BENCH_LAST_PID
+bench_wait_mount "$T/mnt" "$T/mnt/v" "$DAEMON" "$T/daemon.stderr"
+
+PERF_PID=""
+if [[ $TOOL == perf ]]; then
+  perf record -q -e cpu-clock -F 2000 -g -p "$DAEMON" -o "$DATA_DIR/perf.data" 2>"$T/perf.err" &
+  PERF_PID=$!
+elif [[ $TOOL == perf-all ]]; then
+  perf record -q -e cpu-clock -F 2000 -g -a -o "$DATA_DIR/perf.data" 2>"$T/perf.err" &
+  PERF_PID=$!
+fi
+[[ -n $PERF_PID ]] && BENCH_PIDS+=("$PERF_PID") && sleep 0.5
+
+res=$(bench_fio "$T/fio.json" "$T/mnt/v" "$JOB" "$RUNTIME" 0 "$SIZE_BYTES")
+read -r bw iops _ <<<"$res"
+NIOS=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' "$T/fio.json")
+printf '%s: %.1f MiB/s, %.0f IOPS, %s I/Os (under %s)\n' "$JOB" "$(awk -v b="$bw" 'BEGIN{print b/1048576}')" "$iops" "$NIOS" "$TOOL"
+
+set +o pipefail  # reports are cut with head
+if [[ -n $PERF_PID ]]; then
+  kill -INT "$PERF_PID"
+  wait "$PERF_PID" 2>/dev/null || true
+  rep() { perf report -i "$DATA_DIR/perf.data" --stdio -g none "$@" 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/( +-)* *$//'; }
+  echo "--- perf: samples by object"
+  rep --no-children --sort dso
+  echo "--- perf: self time, top $TOP"
+  rep --no-children --sort dso,symbol | head -n "$TOP"
+  echo "--- perf: user space only (self), top 20"
+  rep --no-children --sort dso,symbol --dsos mpathfs,libfuse3.so.3.14.0,libc.so.6,libstdc++.so.6.0.30 | head -n 20
+  echo "--- perf: inclusive (children), top $TOP"
+  rep --children --sort symbol | head -n "$TOP"
+fi
+bench_teardown  # unmount: the daemon exits and callgrind writes its file
+if [[ $TOOL == callgrind ]]; then
+  tot=$(callgrind_annotate "$DATA_DIR/callgrind.out" 2>/dev/null | awk '/PROGRAM TOTALS/{gsub(",","",$1); print $1; exit}')
+  echo "--- callgrind: $tot instructions in the daemon for $NIOS I/Os: $((tot / (NIOS > 0 ? NIOS : 1))) per I/O (incl. start-up)"
+  echo "--- callgrind: instructions (inclusive), top $TOP"
+  callgrind_annotate --inclusive=yes "$DATA_DIR/callgrind.out" 2>/dev/null | head -n $((TOP + 25))
+  echo "--- callgrind: instructions (self), top $TOP"
+  callgrind_annotate "$DATA_DIR/callgrind.out" 2>/dev/null | head -n $((TOP + 25))
+fi

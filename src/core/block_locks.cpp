@@ -1,0 +1,47 @@
+#include "core/block_locks.hpp"
+
+namespace mpathfs {
+
+uint64_t BlockLocks::stripes_of(uint64_t off, uint64_t end) {
+  const uint64_t r0 = off >> kRegionShift;
+  const uint64_t r1 = (end - 1) >> kRegionShift;
+  if (r1 - r0 + 1 >= kStripes) return ~0ull;
+  uint64_t mask = 0;
+  for (uint64_t r = r0; r <= r1; ++r) mask |= 1ull << (r % kStripes);
+  return mask;
+}
+
+BlockLocks::Hold BlockLocks::acquire(uint64_t mask, bool exclusive) {
+  for (uint64_t m = mask; m; m &= m - 1) {
+    Stripe& s = stripes_[__builtin_ctzll(m)];
+    std::unique_lock lk(s.m);
+    if (exclusive) {
+      while (s.writer || s.readers > 0) {
+        ++s.waiting;
+        s.cv.wait(lk);
+        --s.waiting;
+      }
+      s.writer = true;
+    } else {
+      while (s.writer) {
+        ++s.waiting;
+        s.cv.wait(lk);
+        --s.waiting;
+      }
+      ++s.readers;
+    }
+  }
+  return Hold{mask, exclusive};
+}
+
+void BlockLocks::release(const Hold& h) {
+  for (uint64_t m = h.mask; m; m &= m - 1) {
+    Stripe& s = stripes_[__builtin_ctzll(m)];
+    std::lock_guard lk(s.m);
+    if (h.exclusive) s.writer = false;
+    else --s.readers;
+    if (s.waiting) s.cv.notify_all();
+  }
+}
+
+}  // namespace mpathfs
