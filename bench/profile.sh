@@ -8,6 +8,7 @@
 #   --tool callgrind  the daemon runs under valgrind --tool=callgrind (-f);
 #                     exact instruction counts of the user-space request path
 #                     (slow: use a short --runtime).
+#   --tool none       no profiler: only the daemon's CPU and context switches per I/O.
 # Output: the report is printed; raw data stays in --out DIR if given.
 set -Eeuo pipefail
 
@@ -35,7 +36,7 @@ while [[ $# -gt 0 ]]; do
     --mpathfs-opts) MPATHFS_OPTS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --top) TOP=$2; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0"; echo "options: --tool perf|perf-all|callgrind --job J --runtime S --size SIZE --mode M --mpathfs PATH --mpathfs-opts O --out DIR --top N"; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0"; echo "options: --tool perf|perf-all|callgrind|none --job J --runtime S --size SIZE --mode M --mpathfs PATH --mpathfs-opts O --out DIR --top N"; exit 0 ;;
     *) bench_die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -43,6 +44,7 @@ bench_need fio jq fusermount3 mountpoint numfmt
 case $TOOL in
   perf | perf-all) bench_need perf ;;
   callgrind) bench_need valgrind callgrind_annotate ;;
+  none) ;;
   *) bench_die "unknown tool $TOOL" ;;
 esac
 [[ -x $MPATHFS ]] || bench_die "mpathfs not found at $MPATHFS"
@@ -82,10 +84,18 @@ elif [[ $TOOL == perf-all ]]; then
 fi
 [[ -n $PERF_PID ]] && BENCH_PIDS+=("$PERF_PID") && sleep 0.5
 
+# Context switches of all the daemon's threads (live ones; enough for a pool
+# that does not churn threads).
+ctxsw() { cat /proc/"$DAEMON"/task/*/status 2>/dev/null | awk '/ctxt_switches/{s += $2} END{print s + 0}'; }
+cpu_ticks() { awk '{print $14 + $15}' /proc/"$DAEMON"/stat; }
+CS0=$(ctxsw) CPU0=$(cpu_ticks)
 res=$(bench_fio "$T/fio.json" "$T/mnt/v" "$JOB" "$RUNTIME" 0 "$SIZE_BYTES")
+CS1=$(ctxsw) CPU1=$(cpu_ticks)
 read -r bw iops _ <<<"$res"
 NIOS=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' "$T/fio.json")
 printf '%s: %.1f MiB/s, %.0f IOPS, %s I/Os (under %s)\n' "$JOB" "$(awk -v b="$bw" 'BEGIN{print b/1048576}')" "$iops" "$NIOS" "$TOOL"
+awk -v c="$((CS1 - CS0))" -v t="$((CPU1 - CPU0))" -v hz="$(getconf CLK_TCK)" -v n="$NIOS" 'BEGIN{ if (n < 1) n = 1
+  printf "daemon: %.2f context switches per I/O, %.2f us CPU per I/O (%s)\n", c / n, t / hz / n * 1e6, "all threads" }' 
 
 set +o pipefail  # reports are cut with head
 if [[ -n $PERF_PID ]]; then

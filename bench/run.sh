@@ -26,6 +26,10 @@ usage: bench/run.sh [options]
   --mpathfs-opts O   extra -o options for mpathfs (e.g. workers=4,direct=off)
   --pt-opts O        -o options for passthrough_ll (default: none = its defaults)
   --keep-going       a failing target is reported, the others still run
+  --repeat N         run all targets N times (rounds, interleaved); the table
+                     gives medians and the spread across rounds (default 1)
+  --wait-idle L[:S]  before each target, wait (at most S s, default 120) until the
+                     1-minute load average is at most L (a shared machine)
 Targets: raw = fio on the backing file; passthrough_ll = libfuse's example
 over the tmpfs dir; nbdfuse = nbdkit file plugin (unix socket) via nbdfuse;
 mpathfs-ap/aa/ar = a 2-path volume (two names of the image) per mode;
@@ -43,6 +47,8 @@ MPATHFS=./build/src/mpathfs
 MPATHFS_OPTS=""
 PT_OPTS=""
 KEEP_GOING=0
+WAIT_IDLE=""
+REPEAT=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runtime) RUNTIME=$2; shift 2 ;;
@@ -55,6 +61,8 @@ while [[ $# -gt 0 ]]; do
     --mpathfs-opts) MPATHFS_OPTS=$2; shift 2 ;;
     --pt-opts) PT_OPTS=$2; shift 2 ;;
     --keep-going) KEEP_GOING=1; shift ;;
+    --wait-idle) WAIT_IDLE=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -123,6 +131,7 @@ setup_passthrough_ll() {
   local -a o=(-o "source=$BENCH_DATA")
   [[ -n $PT_OPTS ]] && o+=(-o "$PT_OPTS")
   bench_spawn "$log" "$T/passthrough_ll" -f "${o[@]}" "$mnt"
+  SERVER_PIDS+=("$BENCH_LAST_PID")
   bench_wait_mount "$mnt" "$mnt/img" "$BENCH_LAST_PID" "$log"
   TARGET_FILE=$mnt/img
 }
@@ -133,7 +142,9 @@ setup_nbdfuse() {
   rm -f "$sock"
   bench_spawn "$T/log/nbdkit.log" nbdkit --foreground --exit-with-parent --unix "$sock" file file="$IMG"
   bench_wait_socket "$sock" "$BENCH_LAST_PID" "$T/log/nbdkit.log"
+  SERVER_PIDS+=("$BENCH_LAST_PID")
   bench_spawn "$T/log/nbdfuse.log" nbdfuse "$mnt/img" --unix "$sock"
+  SERVER_PIDS+=("$BENCH_LAST_PID")
   bench_wait_mount "$mnt" "$mnt/img" "$BENCH_LAST_PID" "$T/log/nbdfuse.log"
   TARGET_FILE=$mnt/img
 }
@@ -147,6 +158,7 @@ setup_mpathfs() {
   local mo="log=$log"
   [[ -n $MPATHFS_OPTS ]] && mo="$MPATHFS_OPTS,$mo"
   bench_spawn "$log.stderr" "$MPATHFS" -f -o "$mo" "$cfg" "$mnt"
+  SERVER_PIDS+=("$BENCH_LAST_PID")
   bench_wait_mount "$mnt" "$mnt/v" "$BENCH_LAST_PID" "$log.stderr"
   TARGET_FILE=$mnt/v
   echo "$BENCH_LAST_PID" >"$T/$2.pid"  # for profiling from outside
@@ -167,42 +179,109 @@ setup_loop() {
   TARGET_FILE=$dev
 }
 
+# CPU seconds used so far by the processes serving the target (all threads).
+server_cpu() {
+  local pid sum=0 f
+  for pid in "${SERVER_PIDS[@]}"; do
+    read -r -a f <"/proc/$pid/stat" 2>/dev/null || continue
+    # utime, stime: fields 14, 15 (the comm field has no blanks for these programs)
+    sum=$((sum + f[13] + f[14]))
+  done
+  awk -v t="$sum" -v hz="$CLK_TCK" 'BEGIN{printf "%.3f", t / hz}'
+}
+# CPU seconds of this shell's waited-for children (fio and its job processes).
+# `times` must run in this shell, not in a $(...) subshell.
+children_cpu() {
+  local l
+  times >"$T/times.out"
+  l=$(tail -n 1 "$T/times.out")
+  awk -v l="$l" 'BEGIN{ n = split(l, a, " "); s = 0
+    for (i = 1; i <= n; i++) { split(a[i], b, /[ms]/); s += b[1] * 60 + b[2] } printf "%.3f", s }'
+}
+
 # One target, run in a subshell with its own traps: whatever it started is
 # stopped when it ends, fails or is interrupted; results stay in $T/out.
 run_target() {
-  local t=$1 j res bw iops err
+  local t=$1 out=$2 j bw iops err w0 w1 s0 s1 c0 c1
   trap bench_teardown EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  SERVER_PIDS=()
   bench_log "== $t"
   "setup_$t"
   for j in "${JOBS[@]}"; do
-    res=$(bench_fio "$T/out/$t.$j.json" "$TARGET_FILE" "$j" "$RUNTIME" "$RAMP" "$SIZE_BYTES") || exit 1
-    read -r bw iops err <<<"$res"
+    w0=$(date +%s.%N) s0=$(server_cpu)
+    children_cpu >"$out/c0"
+    c0=$(<"$out/c0")
+    bench_fio "$out/$t.$j.json" "$TARGET_FILE" "$j" "$RUNTIME" "$RAMP" "$SIZE_BYTES" >"$out/$t.$j.res" || exit 1
+    w1=$(date +%s.%N) s1=$(server_cpu)
+    children_cpu >"$out/c1"
+    c1=$(<"$out/c1")
+    read -r bw iops err <"$out/$t.$j.res"
     [[ $err == 0 ]] || { bench_log "fio error $err on $t/$j"; exit 1; }
+    # CPU per I/O: CPU-seconds over the job's wall time, per I/O per second.
+    awk -v w="$(awk -v a="$w0" -v b="$w1" 'BEGIN{print b - a}')" -v s="$(awk -v a="$s0" -v b="$s1" 'BEGIN{print b - a}')" \
+      -v c="$(awk -v a="$c0" -v b="$c1" 'BEGIN{print b - a}')" -v i="$iops" -v n="${#SERVER_PIDS[@]}" \
+      'BEGIN{ if (i <= 0) i = 1; printf "%s %.2f\n", (n ? sprintf("%.2f", s / w / i * 1e6) : "-"), c / w / i * 1e6 }' >"$out/$t.$j.cpu"
     bench_log "   $(printf '%-9s %9.1f MiB/s %9.0f IOPS' "$j" "$(awk -v b="$bw" 'BEGIN{print b/1048576}')" "$iops")"
   done
 }
 
-for t in "${TARGETS[@]}"; do
-  if ! (run_target "$t"); then
-    FAILED+=("$t")
-    ((KEEP_GOING)) || bench_die "target $t failed (logs were in $T/log; rerun with --keep-going to skip it)"
-  fi
+wait_idle() {
+  [[ -n $WAIT_IDLE ]] || return 0
+  local max=${WAIT_IDLE%%:*} secs=120 i l
+  [[ $WAIT_IDLE == *:* ]] && secs=${WAIT_IDLE#*:}
+  for ((i = 0; i < secs; i += 5)); do
+    l=$(cut -d' ' -f1 /proc/loadavg)
+    awk -v l="$l" -v m="$max" 'BEGIN{exit !(l <= m)}' && return 0
+    ((i == 0)) && bench_log "   waiting for loadavg <= $max (now $l)"
+    sleep 5
+  done
+  bench_log "   loadavg still $(cut -d' ' -f1 /proc/loadavg) after ${secs}s; going on"
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+for ((r = 1; r <= REPEAT; r++)); do
+  mkdir -p "$T/out/r$r"
+  ((REPEAT > 1)) && bench_log "### round $r of $REPEAT"
+  for t in "${TARGETS[@]}"; do
+    [[ " ${FAILED[*]} " == *" $t "* ]] && continue
+    wait_idle
+    if ! (run_target "$t" "$T/out/r$r"); then
+      FAILED+=("$t")
+      ((KEEP_GOING)) || bench_die "target $t failed (logs were in $T/log; rerun with --keep-going to skip it)"
+    fi
+  done
 done
 
 # --- results ---------------------------------------------------------------
 
+# median of the arguments ("" if none)
+median() { printf '%s\n' "$@" | { grep -v '^-*$' || true; } | sort -g | awk '{a[NR] = $1} END{ if (NR) printf "%.6g", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# (max - min) / median in percent
+spread() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1; s += $1} END{ if (NR > 1 && a[1] + a[NR] > 0) printf "%.0f", (a[NR] - a[1]) / ((NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 100; else print "-" }'; }
+
+declare -A SPREAD SRV_US FIO_US ALL_BW
 for t in "${TARGETS[@]}"; do
   for j in "${JOBS[@]}"; do
-    f=$T/out/$t.$j.json
-    [[ -s $f ]] || continue
-    read -r bw iops < <(jq -r '.jobs[0] | "\(.read.bw_bytes + .write.bw_bytes) \(.read.iops + .write.iops)"' "$f")
-    BW[$t.$j]=$bw
-    IOPS[$t.$j]=$iops
+    bws=() ios=() srv=() fiou=()
+    for ((r = 1; r <= REPEAT; r++)); do
+      fb=$T/out/r$r/$t.$j
+      [[ -s $fb.res && -s $fb.cpu ]] || continue
+      read -r bw iops _ <"$fb.res"
+      read -r su fu <"$fb.cpu"
+      bws+=("$bw") ios+=("$iops") srv+=("$su") fiou+=("$fu")
+    done
+    ((${#bws[@]})) || continue
+    BW[$t.$j]=$(median "${bws[@]}")
+    IOPS[$t.$j]=$(median "${ios[@]}")
+    SPREAD[$t.$j]=$(spread "${bws[@]}")
+    SRV_US[$t.$j]=$(median "${srv[@]}")
+    FIO_US[$t.$j]=$(median "${fiou[@]}")
+    ALL_BW[$t.$j]=$(printf '%s,' "${bws[@]}")
   done
 done
-[[ -s $T/out/loop.note ]] && NOTE[loop]=$(cat "$T/out/loop.note")
+for ((r = 1; r <= REPEAT; r++)); do [[ -s $T/out/r$r/loop.note ]] && NOTE[loop]=$(cat "$T/out/r$r/loop.note"); done
 
 # ratio A B -> "1.23" or "-"
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
@@ -214,18 +293,26 @@ check() {
   local t=$1 j=$2 x_pt=$3 x_nbd=$4 x_vol=$5 miss=()
   case $t in
     mpathfs-*)
+      [[ $x_pt == - && $x_nbd == - ]] && { echo ""; return; }
       if [[ $x_pt != - ]] && awk -v r="$x_pt" -v n="$(need_pt "$j")" 'BEGIN{exit !(r < n)}'; then miss+=("ptll<$(need_pt "$j")"); fi
       if [[ $j == rand* && $x_nbd != - ]] && awk -v r="$x_nbd" 'BEGIN{exit !(r < 5)}'; then miss+=("nbd<5"); fi
       ;;
-    loop) if [[ $x_vol != - ]] && awk -v r="$x_vol" 'BEGIN{exit !(r < 0.9)}'; then miss+=("vol<0.9"); fi ;;
+    loop)
+      [[ $x_vol == - ]] && { echo ""; return; }
+      if [[ $x_vol != - ]] && awk -v r="$x_vol" 'BEGIN{exit !(r < 0.9)}'; then miss+=("vol<0.9"); fi
+      ;;
     *) echo ""; return ;;
   esac
   if [[ ${#miss[@]} -eq 0 ]]; then echo ok; else echo "MISS ${miss[*]}"; fi
 }
 
 ROWS=()
-printf '\n%-15s %-10s %10s %10s %8s %8s %8s %8s  %s\n' target job MiB/s IOPS x_raw x_ptll x_nbd x_vol check
-printf '%s\n' "-------------------------------------------------------------------------------------------------"
+# shellcheck disable=SC2059  # one format for the header and the rows
+FMT='%-15s %-10s %9s %8s %6s %7s %7s %7s %7s %8s %8s  %s\n'
+echo
+# shellcheck disable=SC2059
+printf "$FMT" target job MiB/s IOPS "+-%" x_raw x_ptll x_nbd x_vol srv_us/io fio_us/io check
+printf '%s\n' "-------------------------------------------------------------------------------------------------------------------"
 for t in "${TARGETS[@]}"; do
   for j in "${JOBS[@]}"; do
     k=$t.$j
@@ -239,17 +326,23 @@ for t in "${TARGETS[@]}"; do
     x_vol=-
     [[ $t == loop ]] && x_vol=$(ratio "${BW[$k]}" "${BW[mpathfs-aa.$j]:-}")
     c=$(check "$t" "$j" "$x_pt" "$x_nbd" "$x_vol")
-    printf '%-15s %-10s %10s %10s %8s %8s %8s %8s  %s\n' "$t" "$j" "$mib" "$iops" "$x_raw" "$x_pt" "$x_nbd" "$x_vol" "$c"
+    # shellcheck disable=SC2059
+    printf "$FMT" "$t" "$j" "$mib" "$iops" "${SPREAD[$k]}" "$x_raw" "$x_pt" "$x_nbd" "$x_vol" "${SRV_US[$k]:--}" "${FIO_US[$k]}" "$c"
     ROWS+=("$(jq -cn --arg t "$t" --arg j "$j" --argjson bw "${BW[$k]}" --argjson iops "${IOPS[$k]}" \
-      --arg xr "$x_raw" --arg xp "$x_pt" --arg xn "$x_nbd" --arg xv "$x_vol" --arg c "$c" '
+      --arg xr "$x_raw" --arg xp "$x_pt" --arg xn "$x_nbd" --arg xv "$x_vol" --arg c "$c" \
+      --arg sp "${SPREAD[$k]}" --arg su "${SRV_US[$k]:--}" --arg fu "${FIO_US[$k]}" --arg all "${ALL_BW[$k]%,}" '
       def num: if . == "-" then null else tonumber end;
       {target: $t, job: $j, mib_s: ($bw / 1048576 * 10 | round / 10), iops: ($iops | round), bw_bytes: $bw,
        x_raw: ($xr | num), x_passthrough_ll: ($xp | num), x_nbdfuse: ($xn | num), x_volume: ($xv | num),
+       spread_pct: ($sp | num), server_cpu_us_per_io: ($su | num), fio_cpu_us_per_io: ($fu | num),
+       bw_bytes_rounds: ($all | split(",") | map(tonumber)),
        check: (if $c == "" then null else $c end)}')")
   done
 done
 echo
 echo "x_raw/x_ptll/x_nbd: MiB/s as a ratio to raw / passthrough_ll / nbdfuse (4k jobs); x_vol: loop vs mpathfs-aa."
+echo "+-%: (max-min)/median over $REPEAT round(s); srv_us/io, fio_us/io: CPU microseconds per I/O used by the serving"
+echo "     daemon(s) (all threads; for loop: mpathfs only, not the loop kworker) and by fio (incl. its kernel time)."
 echo "check: issue 6 targets (mpathfs >= 3.0/1.1/1.2/1.3x passthrough_ll for seqread/seqwrite/randread/randwrite,"
 echo "       4k >= 5x nbdfuse; loop >= 0.9x the volume file)."
 [[ -n ${NOTE[loop]:-} ]] && echo "loop: ${NOTE[loop]}"
@@ -263,7 +356,7 @@ if [[ -n $JSON_OUT ]]; then
   printf '%s\n' "${ROWS[@]}" | jq -s --arg rt "$RUNTIME" --arg ramp "$RAMP" --arg size "$SIZE" \
     --arg mo "$MPATHFS_OPTS" --arg po "$PT_OPTS" --arg kernel "$(uname -r)" --arg fio "$(fio --version)" \
     --arg loop "${NOTE[loop]:-}" --arg l0 "$LOAD0" --arg l1 "$LOAD1" --arg date "$(date -Iseconds)" --argjson failed "$(printf '%s\n' "${FAILED[@]}" | jq -R . | jq -sc 'map(select(. != ""))')" \
-    '{date: $date, runtime_s: ($rt | tonumber), ramp_s: ($ramp | tonumber), size: $size, kernel: $kernel, fio: $fio,
+    '{date: $date, rounds: '"$REPEAT"', runtime_s: ($rt | tonumber), ramp_s: ($ramp | tonumber), size: $size, kernel: $kernel, fio: $fio,
       cpus: '"$(nproc)"', mpathfs_opts: $mo, passthrough_ll_opts: $po, loop: $loop, loadavg_before: $l0, loadavg_after: $l1, failed: $failed, results: .}' >"$JSON_OUT"
   echo "JSON: $JSON_OUT"
 fi

@@ -179,7 +179,8 @@ std::optional<std::string> find_mount(const std::string& given) {
 
 // ------------------------------------------------------------------ control files
 
-// One open, ONE write() of the whole line: 0 or the errno.
+// One open, ONE write() of the whole line: 0 or the errno (EIO for a short
+// write, which a control file never does: it takes the line whole or not).
 int write_line(const std::string& file, const std::string& line) {
   int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -230,7 +231,7 @@ int fail_msg(const std::string& msg) {
 
 // "mpathfs: fail vol0 /dev/sdb: No such file or directory (no such volume vol0)"
 int fail_errno(const Context& c, int e, const std::string& hint) {
-  std::cerr << "mpathfs: " << join(c.words, " ") << ": " << (e > 0 ? std::strerror(e) : "short write");
+  std::cerr << "mpathfs: " << join(c.words, " ") << ": " << std::strerror(e);
   if (!hint.empty()) std::cerr << " (" << hint << ")";
   std::cerr << "\n";
   return 1;
@@ -333,9 +334,23 @@ std::optional<json> read_status_json(const Context& c, const std::string& name, 
   }
 }
 
+// A member of a status.json object, or null when it is not there (a const
+// json's operator[] must not be asked for a missing key).
+const json& member(const json& j, const char* key) {
+  static const json kNull;
+  if (!j.is_object()) return kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+std::string text_of(const json& j, const char* key, const std::string& dflt = std::string()) {
+  const json& v = member(j, key);
+  return v.is_string() ? v.get<std::string>() : dflt;
+}
+
 std::string mode_word(const json& j) {
-  auto m = parse_mode(j.value("mode", std::string()));
-  return m ? std::string(mode_gmultipath_name(*m)) : j.value("mode", std::string("?"));
+  auto m = parse_mode(text_of(j, "mode"));
+  return m ? std::string(mode_gmultipath_name(*m)) : text_of(j, "mode", "?");
 }
 
 // -v: one sentence on what was done, from what the daemon now shows.
@@ -352,9 +367,9 @@ void say_done(const Context& c, const std::string& name, const std::string& path
     case Verb::kCreate: {
       auto j = read_status_json(c, name, &err);
       if (!j) break;
-      std::cout << "Volume " << name << " created: " << mode_word(*j) << ", " << (*j)["paths"].size()
+      std::cout << "Volume " << name << " created: " << mode_word(*j) << ", " << member(*j, "paths").size()
                 << " path(s), " << j->value("size", uint64_t{0}) << " bytes";
-      if ((*j)["uuid"].is_string()) std::cout << ", labeled, UUID " << (*j)["uuid"].get<std::string>();
+      if (member(*j, "uuid").is_string()) std::cout << ", labeled, UUID " << text_of(*j, "uuid");
       std::cout << ".\n";
       return;
     }
@@ -370,7 +385,7 @@ void say_done(const Context& c, const std::string& name, const std::string& path
       auto j = read_status_json(c, name, &err);
       if (!j) break;
       std::cout << name << ": mode is now " << mode_word(*j);
-      if ((*j)["uuid"].is_string()) std::cout << " (metadata updated)";
+      if (member(*j, "uuid").is_string()) std::cout << " (metadata updated)";
       std::cout << ".\n";
       return;
     }
@@ -424,7 +439,7 @@ std::vector<json> collect(const Context& c, const std::vector<std::string>& name
       out.push_back(std::move(*j));
     } else if (err == ENOENT) {
       // Destroyed since we listed it: not an error unless it was asked for.
-      if (!all) *status = fail_msg(c.def->name.data() + std::string(": no such volume ") + n);
+      if (!all) *status = fail_msg(std::string(c.def->name) + ": no such volume " + n);
     } else {
       *status = fail_msg(std::string(c.def->name) + " " + n + ": cannot read " + c.ctl(n, "status.json") + ": " +
                          (err == EPROTO ? "it does not parse" : std::strerror(err)));
@@ -440,23 +455,23 @@ std::string pad(const std::string& s, size_t w) { return s.size() < w ? s + std:
 void print_status(const std::vector<json>& vols, bool script) {
   size_t wname = 4, wstate = 6;
   for (auto& v : vols) {
-    wname = std::max(wname, v.value("name", std::string()).size());
-    wstate = std::max(wstate, v.value("state", std::string()).size());
+    wname = std::max(wname, text_of(v, "name").size());
+    wstate = std::max(wstate, text_of(v, "state").size());
   }
   wname += 2;
   if (!script) std::cout << pad("Name", wname) << "  " << pad("Status", wstate) << "  Components\n";
   for (auto& v : vols) {
-    const std::string name = v.value("name", std::string());
-    const std::string state = v.value("state", std::string());
+    const std::string name = text_of(v, "name");
+    const std::string state = text_of(v, "state");
     bool first = true;
-    for (auto& p : v["paths"]) {
-      std::string comp = p.value("path", std::string()) + " (" + p.value("state", std::string()) + ")";
+    for (auto& p : member(v, "paths")) {
+      std::string comp = text_of(p, "path") + " (" + text_of(p, "state") + ")";
       if (script) std::cout << name << "  " << state << "  " << comp << "\n";
       else
         std::cout << pad(first ? name : "", wname) << "  " << pad(first ? state : "", wstate) << "  " << comp << "\n";
       first = false;
     }
-    if (v["paths"].empty()) {
+    if (member(v, "paths").empty()) {
       if (script) std::cout << name << "  " << state << "\n";
       else std::cout << pad(name, wname) << "  " << state << "\n";
     }
@@ -507,14 +522,14 @@ uint64_t u64(const json& j, const char* key, uint64_t dflt = 0) {
 // scripts' awk (/^State:/, /1. Name: .../ ... /State:/) reads it as theirs.
 // mpathfs adds its counters after each consumer's State line.
 void print_list(const Context& c, const json& v) {
-  const std::string name = v.value("name", std::string());
-  const bool labeled = v["uuid"].is_string();
+  const std::string name = text_of(v, "name");
+  const bool labeled = member(v, "uuid").is_string();
   const uint64_t size = u64(v, "size");
   std::cout << "Geom name: " << name << "\n"
             << "Type: " << (labeled ? "AUTOMATIC" : "MANUAL") << "\n"
             << "Mode: " << mode_word(v) << "\n"
-            << "UUID: " << (labeled ? v["uuid"].get<std::string>() : std::string()) << "\n"
-            << "State: " << v.value("state", std::string()) << "\n"
+            << "UUID: " << text_of(v, "uuid") << "\n"
+            << "State: " << text_of(v, "state") << "\n"
             << "File: " << c.mnt << "/" << name << "\n"
             << "NoPathRetry: " << v.value("no_path_retry", 0) << "\n"
             << "IOTimeout: " << v.value("io_timeout", 0.0) << "\n"
@@ -523,16 +538,16 @@ void print_list(const Context& c, const json& v) {
 
   // Sector and path sizes: from status.json when it carries them, else
   // worked out (a labeled path is one sector longer than the volume).
-  const json& paths = v["paths"];
+  const json& paths = member(v, "paths");
   uint32_t sector = static_cast<uint32_t>(u64(v, "sector_size"));
-  if (sector == 0) sector = paths.empty() ? 512 : guess_sector_size(paths[0].value("path", std::string()));
+  if (sector == 0) sector = paths.empty() ? 512 : guess_sector_size(text_of(paths.front(), "path"));
   const uint64_t path_size = u64(v, "path_size", size + (labeled ? sector : 0));
 
   std::cout << "Providers:\n"
             << "1. Name: multipath/" << name << "\n"
             << "   Mediasize: " << size << " (" << humanize(size) << ")\n"
             << "   Sectorsize: " << sector << "\n"
-            << "   State: " << v.value("state", std::string()) << "\n"
+            << "   State: " << text_of(v, "state") << "\n"
             << "Consumers:\n";
   int i = 0;
   for (auto& p : paths) {
@@ -540,12 +555,12 @@ void print_list(const Context& c, const json& v) {
     const uint32_t psector = static_cast<uint32_t>(u64(p, "sector_size", sector));
     char lat[32];
     std::snprintf(lat, sizeof lat, "%.1f", p.value("mean_latency_us", 0.0));
-    std::cout << ++i << ". Name: " << p.value("path", std::string()) << "\n"
+    std::cout << ++i << ". Name: " << text_of(p, "path") << "\n"
               << "   Mediasize: " << psize << " (" << humanize(psize) << ")\n"
               << "   Sectorsize: " << psector << "\n"
-              << "   State: " << p.value("state", std::string()) << "\n";
+              << "   State: " << text_of(p, "state") << "\n";
     if (p.value("lost", false)) std::cout << "   Gone: yes\n";
-    std::cout << "   Checker: " << p.value("checker", std::string("-")) << "\n"
+    std::cout << "   Checker: " << text_of(p, "checker", "-") << "\n"
               << "   Direct: " << (p.value("direct", false) ? "yes" : "no") << "\n"
               << "   Reads: " << u64(p, "reads") << "\n"
               << "   Writes: " << u64(p, "writes") << "\n"
@@ -555,7 +570,7 @@ void print_list(const Context& c, const json& v) {
               << "   Inflight: " << p.value("inflight", 0) << "\n"
               << "   Latency: " << lat << " us\n"
               << "   LastError: "
-              << (p["last_error"].is_string() ? p["last_error"].get<std::string>() : std::string("-")) << "\n";
+              << text_of(p, "last_error", "-") << "\n";
   }
   std::cout << "\n";
 }
@@ -579,13 +594,7 @@ std::optional<int> parse(CLI::App& app, const VerbDef& def, int argc, char** arg
   }
 }
 
-}  // namespace
-
-bool is_gmultipath_verb(std::string_view v) { return find_verb(v) != nullptr; }
-
-int run_gmultipath(int argc, char** argv) {
-  const VerbDef* def = find_verb(argv[0]);
-  if (!def) return fail_msg(std::string("unknown command ") + argv[0]);
+int run_verb(const VerbDef* def, int argc, char** argv) {
   const Verb verb = def->verb;
 
   CLI::App app{def->help, std::string("mpathfs ") + std::string(def->name)};
@@ -646,9 +655,17 @@ int run_gmultipath(int argc, char** argv) {
               << "usage: mpathfs " << def->usage << "\n";
     return 1;
   }
-  if (!name.empty() && !check_name(name)) return 1;
-  if (!path.empty() && !check_path_word(path)) return 1;
-  for (auto& p : paths)
+  const bool takes_name = verb != Verb::kStatus && verb != Verb::kList;
+  const bool takes_path = verb == Verb::kAdd || verb == Verb::kRemove || verb == Verb::kFail ||
+                          verb == Verb::kRestore || verb == Verb::kPrefer;
+  if (takes_name && !check_name(name)) return 1;
+  // What the daemon is sent; checked after the working directory is
+  // prefixed, which may bring blanks of its own.
+  const std::string daemon_path = path_for_daemon(path);
+  std::vector<std::string> daemon_paths;
+  for (auto& p : paths) daemon_paths.push_back(path_for_daemon(p));
+  if (takes_path && !check_path_word(daemon_path)) return 1;
+  for (auto& p : daemon_paths)
     if (!check_path_word(p)) return 1;
 
   auto mnt = find_mount(mnt_arg);
@@ -661,8 +678,8 @@ int run_gmultipath(int argc, char** argv) {
   if (flag_r) c.words.push_back("-R");
   if (flag_p) c.words.push_back("-P");
   if (flag_l) c.words.push_back("-l");
-  if (!name.empty()) c.words.push_back(name);
-  if (!path.empty()) c.words.push_back(path);
+  if (takes_name) c.words.push_back(name);
+  if (takes_path) c.words.push_back(path);
   for (auto& p : paths) c.words.push_back(p);
 
   switch (verb) {
@@ -672,7 +689,7 @@ int run_gmultipath(int argc, char** argv) {
       if (flag_a) line += " -A";
       if (flag_r) line += " -R";
       if (flag_l) line += " -l";
-      for (auto& p : paths) line += " " + path_for_daemon(p);
+      for (auto& p : daemon_paths) line += " " + p;
       const bool existed = c.volume_exists(name);
       if (apply(c, c.ctl("create"), line + "\n", name, "", existed)) return 1;
       say_done(c, name, "");
@@ -691,7 +708,7 @@ int run_gmultipath(int argc, char** argv) {
     case Verb::kRestore:
     case Verb::kPrefer: {
       const std::string file(def->name);
-      if (apply(c, c.ctl(name, file), path_for_daemon(path) + "\n", name, path, true)) return 1;
+      if (apply(c, c.ctl(name, file), daemon_path + "\n", name, path, true)) return 1;
       say_done(c, name, path);
       return 0;
     }
@@ -726,6 +743,22 @@ int run_gmultipath(int argc, char** argv) {
     }
   }
   return 1;
+}
+
+}  // namespace
+
+bool is_gmultipath_verb(std::string_view v) { return find_verb(v) != nullptr; }
+
+int run_gmultipath(int argc, char** argv) {
+  const VerbDef* def = argc > 0 ? find_verb(argv[0]) : nullptr;
+  if (!def) return fail_msg(std::string("unknown command ") + (argc > 0 ? argv[0] : ""));
+  try {
+    return run_verb(def, argc, argv);
+  } catch (const std::exception& e) {
+    // A status.json of an unexpected shape, a working directory that is
+    // gone, ...: a message and gmultipath's failure status, not an abort.
+    return fail_msg(std::string(def->name) + ": " + e.what());
+  }
 }
 
 }  // namespace mpathfs::cli

@@ -61,8 +61,11 @@ void Checker::run_once() {
         std::thread([wv, p, fb] {
           int r = probe_path(*p);
           p->set_checker(r == 0 ? CheckerState::kUp : CheckerState::kDown);
-          if (r == 0 && fb == Failback::kImmediate) {
-            if (auto v = wv.lock()) v->checker_restore(*p);
+          if (auto v = wv.lock()) {
+            if (r == 0 && fb == Failback::kImmediate) v->checker_restore(*p);
+            // A device that is gone (or a file whose FUSE server died) never
+            // comes back: the volume is destroyed when all its paths are.
+            if (r < 0 && is_gone_error(-r)) v->mark_lost(*p, -r);
           }
           p->end_probe();
         }).detach();

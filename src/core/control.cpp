@@ -83,14 +83,14 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
       // "NAME [-A|-R] [-l] PATH [PATH...]"; flags may also precede NAME
       // (gmultipath's order: create [-A|-R] name prov ...).
       CreateCmd c;
-      bool have_a = false, have_r = false;
+      bool have_a = false, have_r = false, have_p = false;
       for (auto& w : split_words(*line)) {
         if (w.size() > 1 && w[0] == '-') {
           for (size_t k = 1; k < w.size(); ++k) {
             switch (w[k]) {
               case 'A': have_a = true; break;
               case 'R': have_r = true; break;
-              case 'P': break;
+              case 'P': have_p = true; break;
               case 'l': c.label = true; break;
               default: return err_inval("create: unknown flag -" + std::string(1, w[k]));
             }
@@ -101,8 +101,10 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
           c.paths.push_back(w);
         }
       }
-      if (have_a && have_r) return err_inval("create: -A and -R exclude each other");
-      c.mode = have_a ? Mode::kActiveActive : have_r ? Mode::kActiveRead : Mode::kActivePassive;
+      if (have_a + have_r + have_p > 1) return err_inval("create: -A, -R and -P exclude each other");
+      if (have_a) c.mode = Mode::kActiveActive;
+      if (have_r) c.mode = Mode::kActiveRead;
+      if (have_p) c.mode = Mode::kActivePassive;
       if (c.name.empty()) return err_inval("create: expected NAME [-A|-R] [-l] PATH [PATH...]");
       if (!valid_volume_name(c.name))
         return err_inval("create: bad volume name '" + c.name + "' (1-15 characters of A-Za-z0-9._-)");

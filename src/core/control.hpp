@@ -2,6 +2,7 @@
 // parse_control() only parses; Registry::apply() applies, all-or-nothing.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -25,7 +26,7 @@ bool parse_ctl_file_name(std::string_view name, bool volume_level, CtlFile* out)
 
 struct CreateCmd {
   std::string name;
-  Mode mode = Mode::kActivePassive;
+  std::optional<Mode> mode;  // unset: a labeled disk's mode, else active-passive
   bool label = false;
   std::vector<std::string> paths;
 };

@@ -108,6 +108,10 @@ Status Registry::create(const VolumeSpec& spec) {
   }
   if (write_label) {
     if (path_size < 2ull * sector) return err_inval("path " + paths[0]->name() + " is too small to label");
+    // As `mpathfs label` without -f: never relabel another volume's disk.
+    if (auto r = read_metadata(paths[0]->io()); r && *r)
+      return err_exist("path " + paths[0]->name() + " is already labeled (volume " + (*r)->name + ", UUID " +
+                       (*r)->uuid + "); `mpathfs clear` it first");
     Metadata md;
     md.uuid = new_uuid();
     md.name = spec.name;

@@ -42,6 +42,8 @@ struct VolumeStatus {
   Mode mode = Mode::kActivePassive;
   VolumeState state = VolumeState::kOptimal;
   uint64_t size = 0;
+  uint64_t path_size = 0;           // every path's size (size + the metadata sector when labeled)
+  uint32_t sector_size = 512;       // the paths' logical sector size
   std::optional<std::string> uuid;  // labeled volumes only
   int no_path_retry = 0;
   double io_timeout = 0;

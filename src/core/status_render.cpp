@@ -108,6 +108,8 @@ nlohmann::json volume_to_json(const VolumeStatus& v) {
       {"mode", std::string(mode_name(v.mode))},
       {"state", volume_state_name(v.state)},
       {"size", v.size},
+      {"path_size", v.path_size},
+      {"sector_size", v.sector_size},
       {"uuid", v.uuid ? nlohmann::json(*v.uuid) : nlohmann::json(nullptr)},
       {"no_path_retry", v.no_path_retry},
       {"io_timeout", v.io_timeout},

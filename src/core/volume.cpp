@@ -233,6 +233,15 @@ void Volume::checker_restore(Path& p) {
   note_state_locked(*set);
 }
 
+void Volume::mark_lost(Path& p, int err) {
+  std::lock_guard lk(mu_);
+  if (p.lost()) return;
+  p.set_lost();
+  p.set_last_error(err);
+  spdlog::error("{}: path {} is gone ({})", name(), p.name(), errno_name(err));
+  fail_locked(*load_set(), p, err, "gone");
+}
+
 Status Volume::prefer(std::string_view pname) {
   std::lock_guard lk(mu_);
   auto set = load_set();
@@ -332,6 +341,8 @@ VolumeStatus Volume::status() const {
   s.mode = mode();
   s.state = state();
   s.size = size_;
+  s.path_size = path_size_;
+  if (!set->paths.empty()) s.sector_size = set->paths.front()->io().sector_size();
   s.uuid = settings_.uuid;
   s.no_path_retry = no_path_retry();
   s.io_timeout = settings_.io_timeout;

@@ -98,6 +98,8 @@ class Volume {
   int no_path_retry() const { return no_path_retry_.load(std::memory_order_relaxed); }
   // Restores a FAIL path if the checker saw it answer (failback=immediate).
   void checker_restore(Path& p);
+  // The path's device is gone (the checker saw ENXIO/ENODEV/ENOTCONN).
+  void mark_lost(Path& p, int err);
 
   // gmultipath getactive: active-active: every good path; else the active one; "none".
   std::string active_paths() const;

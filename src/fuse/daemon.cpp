@@ -149,7 +149,7 @@ int run_daemon(const DaemonArgs& a) {
   // Serve until a signal, or until the kernel ends the session (umount).
   bool signalled = false;
   while (!pool.done()) {
-    timespec tick{0, 200 * 1000 * 1000};
+    timespec tick{0, 50 * 1000 * 1000};  // how soon an external umount is noticed
     siginfo_t si;
     int s = sigtimedwait(&sigs, &si, &tick);
     if (s > 0) {

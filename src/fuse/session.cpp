@@ -15,6 +15,9 @@ constexpr unsigned kMaxBackground = 64;
 
 void op_init(void* userdata, fuse_conn_info* conn) {
   conn->max_write = kMaxWrite;
+  // Buffered sequential reads of a volume file: let the kernel read ahead
+  // in requests as large as the ones we accept.
+  conn->max_readahead = kMaxWrite;
   conn->max_background = kMaxBackground;
   conn->congestion_threshold = kMaxBackground * 3 / 4;
   // Ask only for what the kernel offers: libfuse stops the session with

@@ -413,7 +413,7 @@ TEST_CASE("cli: fail, restore, add, remove, prefer, rotate, configure, getactive
       CHECK_FAILS(f({v}), "NAME is required");
       CHECK_FAILS(f({v, "vol0", p[0], p[1]}), "not expected");
       CHECK_FAILS(f({v, "-A", "vol0", p[0]}), "-A");
-      CHECK_FAILS(f({v, "vol0", p[0]}), "usage: mpathfs " + std::string(v) + " [-v] [-m MNT] NAME PATH");
+      CHECK_FAILS(f({v, "vol0"}), "usage: mpathfs " + std::string(v) + " [-v] [-m MNT] NAME PATH");
     }
     CHECK_FAILS(f({"rotate"}), "NAME is required");
     CHECK_FAILS(f({"rotate", "vol0", "extra"}), "not expected");
@@ -423,6 +423,8 @@ TEST_CASE("cli: fail, restore, add, remove, prefer, rotate, configure, getactive
     CHECK_FAILS(f({"configure", "-x", "vol0"}), "-x");
     CHECK_FAILS(f({"configure", "-A"}), "NAME is required");
     CHECK_FAILS(f({"fail", "vol0", "two words"}), "blanks");
+    CHECK_FAILS(f({"fail", "vol0", ""}), "is empty");
+    CHECK_FAILS(f({"fail", "", p[0]}), "bad volume name ''");
     CHECK(f.d.status_text() == before);
   }
   SECTION("--help: usage on stdout, exit 0") {
@@ -516,6 +518,15 @@ TEST_CASE("cli: provider names without /dev/, relative paths", "[cli]") {
     r = sh("cd " + q(f.tmp.path()) + " && exec " + q(MPATHFS_BIN) + " fail -m " + q(f.d.mnt()) + " vol0 ./p2.img");
     CHECK(r.exit_code() == 0);
     CHECK(path_state(f.st("vol0"), f.p[2]) == "FAIL");
+    // A working directory with a blank: the absolute path cannot go in a
+    // control line, refused before anything is written.
+    std::string blank = f.tmp.mkdir("a b");
+    make_pattern_file(blank + "/x.img", 4 * MiB, 1);
+    r = sh("cd " + q(blank) + " && exec " + q(MPATHFS_BIN) + " add -m " + q(f.d.mnt()) + " vol0 ./x.img");
+    INFO(r.describe());
+    CHECK(r.exit_code() == 1);
+    CHECK_THAT(r.output, Contains("blanks"));
+    CHECK(path_names(f.st("vol0")).size() == 3);
   }
   SECTION("gmultipath's provider names: 'loop7' is /dev/loop7") {
     LoopDevice l0(f.p[2]), l1(f.p[3]);
@@ -590,6 +601,16 @@ TEST_CASE("cli: -m MNT, or the only mpathfs mount; none or several is an error n
     CHECK(r.exit_code() == 1);
     CHECK_THAT(r.output, Contains("several mpathfs mounts") && Contains(a.mnt()) && Contains(b.mnt()) &&
                              Contains("-m MNT"));
+    // No volumes: status prints the header alone, as MNT/status; -s nothing.
+    RunResult st = mp(a.mnt(), {"status"});
+    CHECK(st.exit_code() == 0);
+    CHECK(st.output == a.status_text());
+    st = mp(a.mnt(), {"status", "-s"});
+    CHECK(st.exit_code() == 0);
+    CHECK(st.output.empty());
+    st = mp(a.mnt(), {"list"});
+    CHECK(st.exit_code() == 0);
+    CHECK(st.output.empty());
     // -m picks one.
     CHECK_OK(mp(b.mnt(), {"create", "vb", p[0]}));
     CHECK(exists(b.vol("vb")));

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "e2e/harness.hpp"
 
 using namespace mpathfs::e2e;

@@ -894,7 +894,28 @@ void NbdPath::fail() { write_text_file(trigger_, "fail\n"); }
 void NbdPath::heal() { ::unlink(trigger_.c_str()); }
 
 void NbdPath::freeze() {
-  if (nbdkit_ > 0 && ::kill(nbdkit_, SIGSTOP) == 0) frozen_ = true;
+  if (nbdkit_ <= 0 || ::kill(nbdkit_, SIGSTOP) != 0) return;
+  frozen_ = true;
+  // kill() returns before the group stop has reached every thread: on a
+  // loaded machine a worker served a request after it.  Wait until every
+  // thread shows 'T' (stopped).
+  const std::string task_dir = "/proc/" + std::to_string(nbdkit_) + "/task";
+  bool all = wait_until(
+      [&] {
+        std::error_code ec;
+        int n = 0;
+        for (auto& t : fs::directory_iterator(task_dir, ec)) {
+          std::string stat = slurp((t.path() / "stat").string());
+          auto rp = stat.rfind(')');
+          if (rp == std::string::npos || rp + 2 >= stat.size()) continue;  // thread gone
+          char st = stat[rp + 2];
+          if (st != 'T' && st != 't') return false;
+          ++n;
+        }
+        return !ec && n > 0;
+      },
+      5, 0.001);
+  if (!all) std::cerr << "NbdPath::freeze: nbdkit " << nbdkit_ << " not stopped after 5 s\n";
 }
 
 void NbdPath::thaw() {

@@ -299,7 +299,10 @@ class LoopDevice {
 //
 // Measured here (nbdkit 1.32.5, nbdfuse/libnbd 1.14.2, kernel 6.x):
 //  - start-up: nbdkit binds its socket in ~3 ms, nbdfuse shows its file in
-//    ~7-10 ms; one NbdPath costs well under 50 ms.
+//    ~7-10 ms; one NbdPath (waiting for nbdkit's pid file, which is written
+//    once it accepts connections) takes 15-35 ms, ~65 ms on a loaded machine.
+//    Waiting for the socket alone is not enough: under load nbdfuse's first
+//    connect was refused (bound, not yet listening) and nbdfuse exited.
 //  - fail(): every read and write answers EIO (the filter's errno); flush
 //    still succeeds (the error filter is set for pread/pwrite/... but the
 //    flush of an idle connection did answer 0).
@@ -311,8 +314,9 @@ class LoopDevice {
 //    later request on an open fd, and every open(), answers ENOTCONN (a dead
 //    FUSE server): the path is gone, not just failing.  A loop device on it
 //    answers EIO.
-//  - nbdkit must keep its parent alive: when the process that started it
-//    exited, nbdkit kept running but answered ESHUTDOWN to everything.
+//  - nbdkit started from a shell that then exited kept running but answered
+//    ESHUTDOWN to every request; started by a parent that stays (as here) it
+//    serves normally.  Keep the test process as its parent.
 class NbdPath {
  public:
   struct Options {

@@ -58,7 +58,7 @@ TEST_CASE("split_words splits on blanks and tabs", "[control]") {
 TEST_CASE("create: NAME [-A|-R] [-l] PATH...", "[control][create]") {
   auto c = create_ok("vol0 /dev/sdb /dev/sdc");
   CHECK(c.name == "vol0");
-  CHECK(c.mode == Mode::kActivePassive);
+  CHECK_FALSE(c.mode);  // no flag: the label's mode if the disk has one, else active-passive
   CHECK_FALSE(c.label);
   CHECK(c.paths == std::vector<std::string>{"/dev/sdb", "/dev/sdc"});
 
@@ -84,8 +84,10 @@ TEST_CASE("create: NAME [-A|-R] [-l] PATH...", "[control][create]") {
   CHECK(c.mode == Mode::kActiveRead);
   CHECK(c.label);
   c = create_ok("vol1 -l /a");
-  CHECK(c.mode == Mode::kActivePassive);
+  CHECK_FALSE(c.mode);
   CHECK(c.label);
+  c = create_ok("vol1 -P /a");
+  CHECK(c.mode == Mode::kActivePassive);
   c = create_ok("vol1 sdb sdc");  // provider names without /dev/
   CHECK(c.paths == std::vector<std::string>{"sdb", "sdc"});
 }
