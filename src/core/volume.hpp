@@ -169,6 +169,10 @@ class Volume {
   // No path to try: retry restored paths, queue (no_path_retry) or give up.
   // 0 to retry, -EIO to fail the request.
   int on_no_path(IoContext& ctx, Attempt& a) noexcept;
+  // After the restore-all rule: a FAIL path this request has not retried.
+  Path* last_resort(const PathSet& set, const Attempt& a) const;
+  // A FAIL path answered a last-resort retry: it works, restore it.
+  void revive(Path& p) noexcept;
 
   // Locked helpers (mu_ held).
   void fail_locked(const PathSet& set, Path& p, int err, const char* why);

@@ -41,11 +41,13 @@ ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte**
   for (;;) {
     auto set = load_set();  // keeps the chosen path alive for this attempt
     Path* p = choose(*set, IoKind::kRead, a);
+    if (!p && a.restored) p = last_resort(*set, a);
     if (!p) {
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
     ssize_t n = attempt(*p, ctx, IoKind::kRead, len, off, nullptr, data, reply, 0, a.restored);
+    if (n >= 0 && p->failed()) revive(*p);
     if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;  // the request is wrong: return it
     on_path_error(*p, static_cast<int>(-n), a);
@@ -71,11 +73,13 @@ ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_
   for (;;) {
     auto set = load_set();
     Path* p = choose(*set, IoKind::kWrite, a);
+    if (!p && a.restored) p = last_resort(*set, a);
     if (!p) {
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
     ssize_t n = attempt(*p, ctx, IoKind::kWrite, len, off, data, nullptr, reply, epoch, a.restored);
+    if (n >= 0 && p->failed()) revive(*p);
     if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;
     on_path_error(*p, static_cast<int>(-n), a);
@@ -278,9 +282,31 @@ void Volume::on_path_error(Path& p, int err, Attempt& a) noexcept {
     a.restored = true;
     const bool single = set->paths.size() == 1;
     restore_all_except_locked(*set, single ? nullptr : &p);
+    // Each path gets one more try: the restored ones first, then (as a
+    // last resort) the one that just failed — its error may have been an
+    // answer from before it recovered, while the others fail now.
     a.ntried = 0;
-    if (!single) a.tried[a.ntried++] = &p;
   }
+  note_state_locked(*set);
+}
+
+Path* Volume::last_resort(const PathSet& set, const Attempt& a) const {
+  // Not a path that timed out: it is likely still hung, and a retry would
+  // cost another io_timeout (and a rescue never ends).
+  for (auto& q : set.paths)
+    if (q->failed() && !q->lost() && q->last_error() != ETIMEDOUT && !a.excluded(q.get())) return q.get();
+  return nullptr;
+}
+
+void Volume::revive(Path& p) noexcept {
+  std::lock_guard lk(mu_);
+  if (!p.failed() || p.lost()) return;
+  p.set_failed(false);
+  p.set_admin_failed(false);
+  spdlog::warn("{}: path {} answered a last-resort retry, restored", name(), p.name());
+  auto set = load_set();
+  if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
+  path_cv_.notify_all();
   note_state_locked(*set);
 }
 
