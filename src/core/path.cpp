@@ -21,9 +21,11 @@ void Path::end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns
   if (error) {
     hot_.errors.fetch_add(1, r);
   } else if (write) {
+    hot_.last_ok_ns.store(end_ns, r);
     hot_.writes.fetch_add(1, r);
     hot_.write_bytes.fetch_add(bytes, r);
   } else {
+    hot_.last_ok_ns.store(end_ns, r);
     hot_.reads.fetch_add(1, r);
     hot_.read_bytes.fetch_add(bytes, r);
   }

@@ -67,6 +67,9 @@ class Path {
   void end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns, bool error);
 
   int inflight() const { return hot_.inflight.load(std::memory_order_relaxed); }
+  // When a request last succeeded on this path (monotonic ns): evidence that
+  // a path works now, whatever its state says.
+  uint64_t last_ok_ns() const { return hot_.last_ok_ns.load(std::memory_order_relaxed); }
   uint64_t last_pick_ns() const { return hot_.last_pick_ns.load(std::memory_order_relaxed); }
 
   struct Counters {
@@ -89,6 +92,7 @@ class Path {
   struct alignas(64) Hot {
     std::atomic<int> inflight{0};
     std::atomic<uint64_t> last_pick_ns{0};  // for "idle longest" tie-breaks
+    std::atomic<uint64_t> last_ok_ns{0};
     std::atomic<uint64_t> reads{0}, writes{0}, read_bytes{0}, write_bytes{0};
     std::atomic<uint64_t> errors{0}, latency_ns{0}, completed{0};
   } hot_;

@@ -150,6 +150,7 @@ class Volume {
     bool restored = false;    // this request already ran the restore-all rule
     int rounds = 0;           // safety bound on retries
     uint64_t deadline = 0;    // no_path_retry deadline (0 = not waiting yet)
+    uint64_t first_fail_ns = 0;  // when this request first saw a path fail
     bool excluded(const Path* p) const;
   };
 

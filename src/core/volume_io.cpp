@@ -268,6 +268,7 @@ ssize_t Volume::write_on(Path& p, IoContext& ctx, const std::byte* data, size_t 
 void Volume::on_path_error(Path& p, int err, Attempt& a) noexcept {
   if (a.ntried < a.tried.size()) a.tried[a.ntried++] = &p;
   ++a.rounds;
+  if (!a.first_fail_ns) a.first_fail_ns = now_ns();
   std::lock_guard lk(mu_);
   auto set = load_set();
   if (is_gone_error(err) && !p.lost()) {
@@ -313,12 +314,21 @@ void Volume::revive(Path& p) noexcept {
 int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
   if (is_shut_down() || a.rounds > kMaxRounds) return -EIO;
   {
+    // Another request restored a path this one already tried, or served a
+    // request on one since this request's trouble began: paths flap, and
+    // while one works no application should see an error.  A persistent
+    // failure shows neither, so it still ends (FreeBSD's failloop).
     auto set = load_set();
-    bool any_good = false;
-    for (auto& p : set->paths) any_good |= p->good();
-    if (any_good) {
-      // Another request restored a path this one already tried.
+    bool worth_retry = false;
+    for (auto& p : set->paths) {
+      if (p->good()) worth_retry = true;
+      // A FAIL path can be retried only after the restore-all rule ran.
+      else if (a.restored && a.first_fail_ns && !p->lost() && p->last_ok_ns() > a.first_fail_ns)
+        worth_retry = true;
+    }
+    if (worth_retry) {
       a.ntried = 0;
+      a.first_fail_ns = now_ns();
       ++a.rounds;
       return 0;
     }

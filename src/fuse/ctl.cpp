@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/status_render.hpp"
 #include "fuse/fs.hpp"
+#include "fuse/worker_pool.hpp"
 
 namespace mpathfs::fuse {
 namespace {
@@ -83,8 +85,13 @@ void ctl_read(fuse_req_t req, Handle& h, size_t size, off_t off) {
   // read as empty.
   const std::string& t = h.text;
   if (off < 0 || static_cast<size_t>(off) >= t.size()) return (void)fuse_reply_buf(req, nullptr, 0);
-  size_t n = std::min(size, t.size() - static_cast<size_t>(off));
-  fuse_reply_buf(req, t.data() + off, n);
+  // Reply from the worker's own buffer, not from the handle: once the reply
+  // is in, the reader may close and a RELEASE on another worker frees the
+  // handle (AddressSanitizer's writev check runs after the syscall).
+  IoContext& ctx = worker_context();
+  size_t n = std::min({size, t.size() - static_cast<size_t>(off), ctx.scratch_size()});
+  std::memcpy(ctx.scratch(), t.data() + off, n);
+  fuse_reply_buf(req, reinterpret_cast<const char*>(ctx.scratch()), n);
 }
 
 void ctl_write(Fs& fs, fuse_req_t req, Handle& h, const char* buf, size_t size) {

@@ -238,8 +238,9 @@ void torture(const TempDir& tmp, const Daemon& d, NbdPath& a, NbdPath& b, const 
   double dt = now_s() - t0;
   json st = d.status("vol0");
   INFO("status.json: " << st.dump());
-  // The faults really hit I/O (else the test proves nothing).
-  CHECK(fails >= 10);
+  // The faults really hit I/O (else the test proves nothing): about three
+  // a second, fewer when the machine is loaded.
+  CHECK(fails >= std::max(1, static_cast<int>(dt)));
   CHECK(total_errors(st) > 0);
   std::ostringstream msg;
   msg.precision(1);
