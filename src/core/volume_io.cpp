@@ -318,6 +318,9 @@ int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
     // request on one since this request's trouble began: paths flap, and
     // while one works no application should see an error.  A persistent
     // failure shows neither, so it still ends (FreeBSD's failloop).
+    // Under mu_: a failover fails one path and restores the others in one
+    // locked step, which a lock-free look could see half done.
+    std::lock_guard lk(mu_);
     auto set = load_set();
     bool worth_retry = false;
     for (auto& p : set->paths) {

@@ -239,7 +239,7 @@ void check_mounted(const MountSandbox& sb, const std::string& cfg, uint64_t seed
 
 }  // namespace
 
-TEST_CASE("mount: an fstab line mounts through mount.mpathfs; umount stops the daemon", "[mount]") {
+TEST_CASE("mount: an fstab line mounts through mount.mpathfs and umount stops the daemon", "[mount]") {
   TempDir tmp;
   std::string cfg = good_config(tmp, 21);
   MountSandbox sb(tmp);
@@ -450,7 +450,7 @@ TEST_CASE("mount: -t fuse.mpathfs goes through mount.fuse.mpathfs", "[mount]") {
   CHECK(mounts_at(sb.mnt()).empty());
 }
 
-TEST_CASE("mount: umount with a loop device on a volume fails with EBUSY; after detaching it works", "[mount]") {
+TEST_CASE("mount: umount with a loop device on a volume fails with EBUSY, after detaching it works", "[mount]") {
   TempDir tmp;
   std::string cfg = good_config(tmp, 26);
   MountSandbox sb(tmp);
