@@ -5,10 +5,12 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -75,6 +77,8 @@ int run_daemon(const DaemonArgs& a) {
   struct stat st{};
   if (::stat(a.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(1, "mount point " + a.mountpoint + " is not a directory");
+  // Daemonizing moves to /: keep the mount point's absolute name.
+  const std::string mountpoint_abs = std::filesystem::absolute(a.mountpoint).lexically_normal().string();
 
   VolumeDefaults defaults;
   defaults.no_path_retry = opt.no_path_retry;
@@ -161,8 +165,14 @@ int run_daemon(const DaemonArgs& a) {
   reg.flush_all();
   if (signalled) {
     // A lazy unmount: users that still hold the volume (an open file, a
-    // loop device) keep being served until they let go.
-    fuse_session_unmount(se);
+    // loop device) keep being served until they let go; then the kernel
+    // ends the session and the workers leave.  Not fuse_session_unmount():
+    // it closes /dev/fuse under the workers' feet.
+    if (::umount2(mountpoint_abs.c_str(), MNT_DETACH) != 0) {
+      spdlog::warn("cannot detach {}: {}; unmounting through libfuse", mountpoint_abs, std::strerror(errno));
+      fuse_session_exit(se);
+      fuse_session_unmount(se);
+    }
     pool.wait();
     reg.flush_all();
   }

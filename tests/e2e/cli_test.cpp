@@ -569,7 +569,7 @@ RunResult mp_alone(const std::string& keep_prefix, const Strings& args) {
 }
 }  // namespace
 
-TEST_CASE("cli: -m MNT, or the only mpathfs mount; none or several is an error naming them", "[cli]") {
+TEST_CASE("cli: -m MNT, or the only mpathfs mount, none or several is an error naming them", "[cli]") {
   TempDir tmp{"mpathfs-cli"};
   Strings p = make_path_files(tmp, 2, 1 * MiB);
   SECTION("the only mount, found in mountinfo (its name has a blank: \\040 there)") {

@@ -496,7 +496,7 @@ TEST_CASE("control: a non-root user can read status and nothing else", "[control
   CHECK(path_states(d.status("vol0")) == Strings{"ACTIVE", "PASSIVE"});
 }
 
-TEST_CASE("control: create -l labels the volume; stop keeps the label, destroy erases it", "[control][label]") {
+TEST_CASE("control: create -l labels the volume, stop keeps the label, destroy erases it", "[control][label]") {
   // Two loop devices over one image: one disk, two paths, as label expects.
   TempDir tmp;
   std::string image = make_zero_file(tmp / "image", 4 * MiB);

@@ -164,7 +164,7 @@ TEST_CASE("label: label and dump: every field, through every name of the disk", 
   }
 }
 
-TEST_CASE("label: create -l: a labeled volume is one sector shorter; its metadata sector is out of reach",
+TEST_CASE("label: create -l: a labeled volume is one sector shorter, its metadata sector is out of reach",
           "[label]") {
   TempDir tmp{"mpathfs-label"};
   Strings a = one_disk(tmp, "a", 7);
@@ -235,7 +235,7 @@ TEST_CASE("label: create -l: a labeled volume is one sector shorter; its metadat
   CHECK(dump(a[0])["UUID"] == st.at("uuid").get<std::string>());
 }
 
-TEST_CASE("label: configure rewrites the mode byte; destroy erases the metadata, stop keeps it", "[label]") {
+TEST_CASE("label: configure rewrites the mode byte, destroy erases the metadata, stop keeps it", "[label]") {
   TempDir tmp{"mpathfs-label"};
   Strings a = one_disk(tmp, "a", 9);
   Daemon d(tmp, "none");

@@ -209,7 +209,7 @@ TEST_CASE("single-path volume: a transient error is retried on that very path", 
   CHECK(fv.active() == "p0");
 }
 
-TEST_CASE("ENXIO/ENODEV mark a path lost; all_lost() when every path is gone", "[failover][lost]") {
+TEST_CASE("ENXIO/ENODEV mark a path lost, all_lost() when every path is gone", "[failover][lost]") {
   const int err = GENERATE(ENXIO, ENODEV);
   INFO(errno_name(err));
   FakeVolume fv(2);
@@ -371,7 +371,7 @@ TEST_CASE("a waiting request tells the worker pool it blocks", "[failover][queue
   CHECK(obs.ends == 1);
 }
 
-TEST_CASE("at most kMaxQueued requests wait; more fail with EIO at once", "[failover][queue]") {
+TEST_CASE("at most kMaxQueued requests wait, more fail with EIO at once", "[failover][queue]") {
   FakeVolume fv(1);
   break_volume(fv);
   fv.vol->set_no_path_retry(-1);
@@ -399,7 +399,7 @@ TEST_CASE("flush fdatasyncs every good path", "[failover][flush]") {
   CHECK(fv.io(2).syncs == 1);
 }
 
-TEST_CASE("flush succeeds if at least one path could flush; a failing path is failed", "[failover][flush]") {
+TEST_CASE("flush succeeds if at least one path could flush, a failing path is failed", "[failover][flush]") {
   FakeVolume fv(3);
   fv.io(0).sync_errno = EIO;
   fv.io(2).sync_errno = EIO;

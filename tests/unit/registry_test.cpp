@@ -175,7 +175,7 @@ TEST_CASE("create: bad and reserved names EINVAL", "[registry][create]") {
   CHECK(reg.list().empty());
 }
 
-TEST_CASE("create: no paths EINVAL; the same path twice EEXIST", "[registry][create]") {
+TEST_CASE("create: no paths EINVAL, the same path twice EEXIST", "[registry][create]") {
   TempDir d;
   Registry reg({});
   CHECK(code(reg.create(spec("vol0", {}))) == EINVAL);
@@ -294,7 +294,7 @@ TEST_CASE("apply: create, stop and destroy from the ctl/ files", "[registry][app
   CHECK(reg.list().empty());
 }
 
-TEST_CASE("destroy while open is EBUSY; after close it goes", "[registry][destroy]") {
+TEST_CASE("destroy while open is EBUSY, after close it goes", "[registry][destroy]") {
   TempDir d;
   Registry reg({});
   REQUIRE(reg.create(spec("vol0", {d.file("a"), d.file("b")})));

@@ -277,7 +277,7 @@ TEST_CASE("`fail` by hand of a path already failed by I/O keeps it failed agains
 
 // ---------------------------------------------------------------- prefer / rotate
 
-TEST_CASE("prefer makes a path ACTIVE; FAIL path EINVAL; unknown ENOENT", "[volume][prefer]") {
+TEST_CASE("prefer makes a path ACTIVE, FAIL path EINVAL, unknown ENOENT", "[volume][prefer]") {
   FakeVolume fv(3);
   REQUIRE(fv.vol->prefer("p2"));
   CHECK(states(*fv.vol) == std::vector{P, P, A});

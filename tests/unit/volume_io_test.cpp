@@ -226,7 +226,7 @@ TEST_CASE("an aligned write racing a read-modify-write of the same block is not 
   CHECK(wrong == 0);
 }
 
-TEST_CASE("read past the end is short; at or after the end returns 0", "[volume_io]") {
+TEST_CASE("read past the end is short, at or after the end returns 0", "[volume_io]") {
   FakeVolume fv(1);
   const uint64_t size = fv.vol->size();
   std::vector<std::byte> got;
