@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libfuse3-dev fuse3 nlohmann-json3-dev libspdlog-dev catch2 libcli11-dev
-      fio util-linux e2fsprogs nbdkit libnbd-bin qemu-utils kmod)
+      fio util-linux e2fsprogs nbdkit libnbd-bin qemu-utils kmod jq)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
