@@ -81,44 +81,11 @@ const VerbDef* find_verb(std::string_view name) {
 
 // ------------------------------------------------------------------ mounts
 
-// mountinfo escapes blanks and backslashes as \ooo.
-std::string unescape_mountinfo(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      int v = 0;
-      bool ok = true;
-      for (size_t k = 1; k <= 3; ++k) {
-        const char d = s[i + k];
-        if (d < '0' || d > '7') ok = false;
-        v = v * 8 + (d - '0');
-      }
-      if (ok) {
-        out.push_back(static_cast<char>(v));
-        i += 3;
-        continue;
-      }
-    }
-    out.push_back(s[i]);
-  }
-  return out;
-}
-
 // Mount points of every mpathfs mount this process can see, in mount order.
 std::vector<std::string> mpathfs_mounts() {
   std::vector<std::string> out;
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent maj:min root mountpoint opts [optional...] - fstype source superopts
-    std::istringstream ls(line);
-    std::string id, parent, dev, root, mnt, w, fstype;
-    ls >> id >> parent >> dev >> root >> mnt;
-    while (ls >> w && w != "-") {
-    }
-    ls >> fstype;
-    if (fstype == kFsType) out.push_back(unescape_mountinfo(mnt));
-  }
+  for (auto& m : read_mountinfo())
+    if (m.fstype == kFsType) out.push_back(m.mount_point);
   return out;
 }
 

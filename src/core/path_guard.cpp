@@ -48,8 +48,8 @@ std::string resolve(const std::string& p) {
 
 }  // namespace
 
-MountOf mount_of(const std::string& real_path) {
-  MountOf best;
+std::vector<MountOf> read_mountinfo() {
+  std::vector<MountOf> out;
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
   while (std::getline(in, line)) {
@@ -62,11 +62,15 @@ MountOf mount_of(const std::string& real_path) {
     }
     std::string fstype;
     ls >> fstype;
-    mnt = unescape(mnt);
-    if (under(real_path, mnt) && mnt.size() >= best.mount_point.size()) {
-      best.mount_point = mnt;
-      best.fstype = fstype;
-    }
+    out.push_back({unescape(mnt), fstype});
+  }
+  return out;
+}
+
+MountOf mount_of(const std::string& real_path) {
+  MountOf best;
+  for (auto& m : read_mountinfo()) {
+    if (under(real_path, m.mount_point) && m.mount_point.size() >= best.mount_point.size()) best = m;
   }
   return best;
 }

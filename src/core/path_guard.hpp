@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/result.hpp"
 
@@ -16,12 +17,14 @@ inline constexpr const char* kFsType = "fuse.mpathfs";
 // including when the path does not exist (opening it reports that).
 Status check_not_inside_mpathfs(const std::string& path);
 
-// The mount point and fstype of the mount that contains `real_path`
-// (already resolved), from /proc/self/mountinfo.
+// One line of /proc/self/mountinfo: where, and what.
 struct MountOf {
-  std::string mount_point;
-  std::string fstype;
+  std::string mount_point;  // unescaped
+  std::string fstype;       // "fuse.mpathfs", "ext4", ...
 };
+// Every mount this process sees, in mount order.
+std::vector<MountOf> read_mountinfo();
+// The mount that contains `real_path` (already resolved).
 MountOf mount_of(const std::string& real_path);
 
 }  // namespace mpathfs
