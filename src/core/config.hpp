@@ -17,7 +17,7 @@ namespace mpathfs {
 enum class Failback { kManual, kImmediate };
 
 struct DaemonOptions {
-  int workers = 0;              // I/O workers; 0 = one per CPU, at least 2
+  int workers = 0;              // most I/O workers serving at once; 0 = 2 per CPU, at least 8
   double check_interval = 5;    // seconds between checker rounds
   double io_timeout = 5;        // seconds before a silent path is failed
   int no_path_retry = 0;        // seconds to queue while BROKEN; -1 forever

@@ -23,11 +23,34 @@ namespace mpathfs {
 class Volume;
 class BlockingObserver;
 
-// How a request is answered; called exactly once per request.  For reads
-// `data` holds `result` bytes; result < 0 is -errno.
+// Told when the caller of a request is interrupted (a signal).
+class Interruption {
+ public:
+  virtual void interrupted() noexcept = 0;
+
+ protected:
+  ~Interruption() = default;
+};
+
+// What a transport offers beyond the answer, for a request that waits long
+// (queued while a volume has no path): FUSE sends an INTERRUPT when the
+// caller gets a signal, and a caller that is being killed should not wait
+// for a path to come back.
+struct ReplyHooks {
+  // Calls w->interrupted() when the caller is interrupted (at once if it
+  // already was).  watch(ctx, nullptr) stops it: no call after it returns.
+  void (*watch)(void* ctx, Interruption* w) = nullptr;
+  // True when the caller has a fatal signal pending (it is being killed):
+  // an answer is no longer awaited by anyone.
+  bool (*caller_dying)(void* ctx) = nullptr;
+};
+
+// How a request is answered; `done` is called exactly once per request.
+// For reads `data` holds `result` bytes; result < 0 is -errno.
 struct IoReply {
   void* ctx = nullptr;
   void (*done)(void* ctx, const std::byte* data, ssize_t result) = nullptr;
+  const ReplyHooks* hooks = nullptr;  // optional
 };
 
 // Where a request comes from: a new one, or the rescue of a timed-out one,
@@ -51,6 +74,9 @@ struct InflightSlot {
   // (a write's payload lives in the worker's receive buffer).
   std::atomic<bool> released{false};
   std::atomic<bool> timeout_reported{false};
+  // Set by the watchdog for a request running for long (it called the
+  // observer's busy_begin); the worker calls busy_end when it sees it.
+  std::atomic<bool> slow{false};
 
   // The request; written by the worker before `state` becomes kRunning.
   // Relaxed atomics: the state's release/acquire orders them.
@@ -63,6 +89,7 @@ struct InflightSlot {
   std::atomic<const std::byte*> wdata{nullptr};
   std::atomic<void*> reply_ctx{nullptr};
   std::atomic<void (*)(void*, const std::byte*, ssize_t)> reply_done{nullptr};
+  std::atomic<const ReplyHooks*> reply_hooks{nullptr};
   std::atomic<uint64_t> fence_epoch{0};   // writes: fences older than this are waited for
   std::atomic<uint64_t> fence_token{0};   // set by the watchdog: the fence of this stale write
   std::atomic<BlockingObserver*> observer{nullptr};
@@ -87,6 +114,7 @@ struct InflightSlot {
     wdata.store(w, rx);
     reply_ctx.store(r ? r->ctx : nullptr, rx);
     reply_done.store(r ? r->done : nullptr, rx);
+    reply_hooks.store(r ? r->hooks : nullptr, rx);
     fence_epoch.store(epoch, rx);
     fence_token.store(0, rx);
     observer.store(obs, rx);

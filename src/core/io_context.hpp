@@ -17,11 +17,18 @@ class Watchdog;
 // A worker pool implements this so a worker that waits for a path to come
 // back (no_path_retry) or is stuck on a hung path is replaced by a fresh one,
 // and the control files stay answerable.
+//
+// busy_begin/end bracket a request that keeps its worker for long (a large
+// transfer, a slow path, or one the watchdog saw running for a while): the
+// pool lets one more worker serve meanwhile.  Short requests say nothing,
+// so on fast paths one worker serves alone, without waking its colleagues.
 class BlockingObserver {
  public:
   virtual ~BlockingObserver() = default;
   virtual void blocking_begin() noexcept = 0;
   virtual void blocking_end() noexcept = 0;
+  virtual void busy_begin() noexcept {}
+  virtual void busy_end() noexcept {}
 };
 
 class IoContext {
@@ -60,6 +67,22 @@ class BlockingScope {
   }
   BlockingScope(const BlockingScope&) = delete;
   BlockingScope& operator=(const BlockingScope&) = delete;
+
+ private:
+  BlockingObserver* o_;
+};
+
+// RAII: tells the observer (if any) that this worker is busy for long.
+class BusyScope {
+ public:
+  explicit BusyScope(BlockingObserver* o) : o_(o) {
+    if (o_) o_->busy_begin();
+  }
+  ~BusyScope() {
+    if (o_) o_->busy_end();
+  }
+  BusyScope(const BusyScope&) = delete;
+  BusyScope& operator=(const BusyScope&) = delete;
 
  private:
   BlockingObserver* o_;

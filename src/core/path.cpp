@@ -29,7 +29,12 @@ void Path::end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns
     hot_.reads.fetch_add(1, r);
     hot_.read_bytes.fetch_add(bytes, r);
   }
-  hot_.latency_ns.fetch_add(end_ns - start_ns, r);
+  const uint64_t took = end_ns - start_ns;
+  hot_.latency_ns.fetch_add(took, r);
+  // 1/8 weight; racy updates lose a sample now and then, which is fine.
+  const int64_t old = hot_.recent_ns.load(r);
+  const int64_t sample = took > UINT32_MAX ? UINT32_MAX : static_cast<int64_t>(took);
+  hot_.recent_ns.store(static_cast<uint32_t>(old + (sample - old) / 8), r);
   hot_.completed.fetch_add(1, r);
   hot_.inflight.fetch_sub(1, r);
 }

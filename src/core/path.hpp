@@ -67,6 +67,9 @@ class Path {
   void end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns, bool error);
 
   int inflight() const { return hot_.inflight.load(std::memory_order_relaxed); }
+  // How long a request took on this path lately (a moving average of the
+  // last few, ns): tells a fast path (page cache, tmpfs) from a slow one.
+  uint32_t recent_ns() const { return hot_.recent_ns.load(std::memory_order_relaxed); }
   // When a request last succeeded on this path (monotonic ns): evidence that
   // a path works now, whatever its state says.
   uint64_t last_ok_ns() const { return hot_.last_ok_ns.load(std::memory_order_relaxed); }
@@ -95,6 +98,7 @@ class Path {
     std::atomic<uint64_t> last_ok_ns{0};
     std::atomic<uint64_t> reads{0}, writes{0}, read_bytes{0}, write_bytes{0};
     std::atomic<uint64_t> errors{0}, latency_ns{0}, completed{0};
+    std::atomic<uint32_t> recent_ns{0};  // moving average of service times
   } hot_;
 };
 

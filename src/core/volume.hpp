@@ -145,12 +145,13 @@ class Volume {
   };
   // What one request remembers across retries.
   struct Attempt {
-    std::array<const Path*, kMaxPaths * 2> tried{};
+    std::array<const Path*, kMaxPaths * 2> tried;  // the first ntried are set (not zeroed: hot path)
     size_t ntried = 0;
     bool restored = false;    // this request already ran the restore-all rule
     int rounds = 0;           // safety bound on retries
     uint64_t deadline = 0;    // no_path_retry deadline (0 = not waiting yet)
     uint64_t first_fail_ns = 0;  // when this request first saw a path fail
+    const IoReply* reply = nullptr;  // how the caller can be watched while queued
     bool excluded(const Path* p) const;
   };
 

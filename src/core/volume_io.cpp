@@ -17,6 +17,11 @@ namespace mpathfs {
 namespace {
 // Bound on retries of one request, whatever other requests restore meanwhile.
 constexpr int kMaxRounds = 4 * static_cast<int>(kMaxPaths);
+// A request expected to take longer than a few context switches: a large
+// transfer, or any request on a path that answers slowly (a disk, a
+// network).  On tmpfs or page cache a 4 KiB request takes 1-3 us.
+constexpr size_t kLongIoBytes = 128 * 1024;
+constexpr uint32_t kLongIoNs = 30'000;
 }  // namespace
 
 Path* Volume::choose(const PathSet& set, IoKind kind, const Attempt& a) const {
@@ -38,6 +43,7 @@ ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte**
   if (len == 0) return 0;
   Attempt a;
   a.restored = origin.restored;
+  a.reply = reply;
   for (;;) {
     auto set = load_set();  // keeps the chosen path alive for this attempt
     Path* p = choose(*set, IoKind::kRead, a);
@@ -70,6 +76,7 @@ ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_
   }
   Attempt a;
   a.restored = origin.restored;
+  a.reply = reply;
   for (;;) {
     auto set = load_set();
     Path* p = choose(*set, IoKind::kWrite, a);
@@ -104,12 +111,18 @@ ssize_t Volume::attempt(Path& p, IoContext& ctx, IoKind kind, size_t len, uint64
       hold = block_locks_.acquire(BlockLocks::stripes_of(off, off + len), false);
     }
   }
+  // A request that will keep this worker for long lets another serve.
+  BusyScope busy(len >= kLongIoBytes || p.recent_ns() >= kLongIoNs ? ctx.observer() : nullptr);
   InflightSlot& slot = ctx.slot();
   const uint64_t now = now_ns();
   slot.begin(this, &p, now, now + io_timeout_ns_, kind, off, len, wdata, reply, epoch, ctx.observer(), restored,
              hold.mask, hold.exclusive);
   ssize_t n = kind == IoKind::kRead ? read_on(p, ctx, len, off, rdata) : write_on(p, ctx, wdata, len, off);
-  if (!slot.end()) return abandon(ctx);  // the watchdog released the hold
+  const bool answered = slot.end();
+  if (slot.slow.load(std::memory_order_relaxed) && slot.slow.exchange(false)) {
+    if (BlockingObserver* o = ctx.observer()) o->busy_end();
+  }
+  if (!answered) return abandon(ctx);  // the watchdog released the hold
   if (!hold.empty()) block_locks_.release(hold);
   return n;
 }
@@ -226,8 +239,10 @@ ssize_t Volume::write_on(Path& p, IoContext& ctx, const std::byte* data, size_t 
   ssize_t n;
   if (al == 1) {
     n = io.pwrite(data, len, off);  // buffered path: no copy
+  } else if (off % al == 0 && len % al == 0 && reinterpret_cast<uintptr_t>(data) % al == 0) {
+    n = io.pwrite(data, len, off);  // the FUSE layer received it aligned: no copy
   } else if (off % al == 0 && len % al == 0) {
-    // FUSE's payload is not aligned for O_DIRECT: one copy into scratch.
+    // A payload that is not aligned for O_DIRECT: one copy into scratch.
     std::memcpy(ctx.scratch(), data, len);
     n = io.pwrite(ctx.scratch(), len, off);
   } else {
@@ -345,12 +360,32 @@ int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
     return -EIO;
   }
   BlockingScope blocking(ctx.observer());
+  // A queued request whose caller is killed ends at once (EINTR): dm's
+  // queue_if_no_path leaves such processes unkillable.  Only a fatal
+  // signal ends it — a regular file read must not fail on a SIGCHLD.
+  struct Waker final : Interruption {
+    Volume* v;
+    std::atomic<bool> hit{false};
+    explicit Waker(Volume* vol) : v(vol) {}
+    void interrupted() noexcept override {
+      hit.store(true);
+      std::lock_guard lk(v->mu_);
+      v->path_cv_.notify_all();
+    }
+  } waker(this);
+  const ReplyHooks* hooks = a.reply ? a.reply->hooks : nullptr;
+  const bool watched = hooks && hooks->watch && hooks->caller_dying;
+  if (watched) hooks->watch(a.reply->ctx, &waker);  // not under mu_: the hook's lock comes first
   int result = -EIO;
   int used = 0;  // the setting the deadline was computed from
   {
     std::unique_lock lk(mu_);
     for (;;) {
       if (is_shut_down()) break;
+      if (waker.hit.load() && hooks->caller_dying(a.reply->ctx)) {
+        result = -EINTR;
+        break;
+      }
       if (any_good_locked(*load_set())) {
         result = 0;
         break;
@@ -364,10 +399,13 @@ int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
       }
       if (now >= a.deadline) break;
       uint64_t left = a.deadline - now;
-      auto wait = std::chrono::nanoseconds(std::min<uint64_t>(left, 1000000000ull));
-      path_cv_.wait_for(lk, wait);
+      // Once interrupted, look for a fatal signal often: the INTERRUPT
+      // came with the first signal, which need not be the fatal one.
+      const uint64_t tick = waker.hit.load() ? 100000000ull : 1000000000ull;
+      path_cv_.wait_for(lk, std::chrono::nanoseconds(std::min<uint64_t>(left, tick)));
     }
   }
+  if (watched) hooks->watch(a.reply->ctx, nullptr);
   queued_.fetch_sub(1, std::memory_order_relaxed);
   if (result == 0) {
     a.ntried = 0;

@@ -53,9 +53,18 @@ void Watchdog::scan(uint64_t now) {
     std::lock_guard lk(mu_);
     for (InflightSlot* s : slots_) {
       uint64_t st = s->state.load(std::memory_order_acquire);
-      if ((st & InflightSlot::kStateMask) == InflightSlot::kRunning &&
-          now > s->deadline_ns.load(std::memory_order_relaxed))
-        due.push_back(s);
+      if ((st & InflightSlot::kStateMask) != InflightSlot::kRunning) continue;
+      // Running for a while though nobody expected it (a path that just
+      // got slow or hung): let another worker serve meanwhile, long before
+      // io_timeout.  busy_begin first, so the count never dips below zero.
+      if (now > s->start_ns.load(std::memory_order_relaxed) + kSlowRequestNs &&
+          !s->slow.load(std::memory_order_relaxed)) {
+        if (BlockingObserver* o = s->observer.load(std::memory_order_relaxed)) {
+          o->busy_begin();
+          if (s->slow.exchange(true)) o->busy_end();
+        }
+      }
+      if (now > s->deadline_ns.load(std::memory_order_relaxed)) due.push_back(s);
     }
   }
   // Taking over happens outside mu_: a slot stays attached while its
@@ -74,7 +83,7 @@ void Watchdog::take_over(InflightSlot& s) {
   const uint64_t off = s.off.load(rx);
   const size_t len = s.len.load(rx);
   const std::byte* wdata = s.wdata.load(rx);
-  IoReply reply{s.reply_ctx.load(rx), s.reply_done.load(rx)};
+  IoReply reply{s.reply_ctx.load(rx), s.reply_done.load(rx), s.reply_hooks.load(rx)};
   const uint64_t epoch = s.fence_epoch.load(rx);
   BlockingObserver* obs = s.observer.load(rx);
   const bool restored = s.restored.load(rx);

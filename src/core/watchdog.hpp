@@ -22,6 +22,10 @@ namespace mpathfs {
 
 class Watchdog {
  public:
+  // A request running longer than this is "slow": its worker's pool lets
+  // another worker serve (BlockingObserver::busy_begin).
+  static constexpr uint64_t kSlowRequestNs = 20'000'000;
+
   explicit Watchdog(size_t max_io = 1 << 20, unsigned period_ms = 50);
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;

@@ -2,6 +2,7 @@
 // no allocation (the worker's IoContext holds the buffer), no lock, no log.
 #include <fcntl.h>
 
+#include "fuse/caller_signal.hpp"
 #include "fuse/fs.hpp"
 #include "fuse/worker_pool.hpp"
 
@@ -20,6 +21,21 @@ void reply_write(void* ctx, const std::byte*, ssize_t n) {
   if (n < 0) fuse_reply_err(req, static_cast<int>(-n));
   else fuse_reply_write(req, static_cast<size_t>(n));
 }
+
+// A queued request (no_path_retry) hears of its caller's signals through
+// FUSE_INTERRUPT, which the kernel sends for requests it waits for
+// synchronously (buffered I/O; not async direct I/O, see README).
+void watch_interrupt(void* ctx, Interruption* w) {
+  auto req = static_cast<fuse_req_t>(ctx);
+  if (w) {
+    fuse_req_interrupt_func(
+        req, [](fuse_req_t, void* data) { static_cast<Interruption*>(data)->interrupted(); }, w);
+  } else {
+    fuse_req_interrupt_func(req, nullptr, nullptr);  // under the request's lock: no call after this
+  }
+}
+bool caller_dying(void* ctx) { return caller_has_fatal_signal(fuse_req_ctx(static_cast<fuse_req_t>(ctx))->pid); }
+constexpr ReplyHooks kHooks{watch_interrupt, caller_dying};
 }  // namespace
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
@@ -60,7 +76,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
       return;
     }
     const std::byte* data = nullptr;
-    const IoReply reply{req, reply_read};
+    const IoReply reply{req, reply_read, &kHooks};
     ssize_t n = h->volume->read(worker_context(), size, static_cast<uint64_t>(off), &data, &reply);
     if (n != kTakenOver) reply_read(req, data, n);
     return;
@@ -75,13 +91,18 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
       fuse_reply_err(req, EINVAL);
       return;
     }
-    const IoReply reply{req, reply_write};
+    const IoReply reply{req, reply_write, &kHooks};
     ssize_t n = h->volume->write(worker_context(), reinterpret_cast<const std::byte*>(buf), size,
                                  static_cast<uint64_t>(off), &reply);
     if (n != kTakenOver) reply_write(req, nullptr, n);
     return;
   }
-  guarded(req, "write", [&] { ctl_write(Fs::of(req), req, *h, buf, size); });
+  guarded(req, "write", [&] {
+    // A control write may open and read a device that hangs: let another
+    // worker serve meanwhile.
+    BusyScope busy(worker_context().observer());
+    ctl_write(Fs::of(req), req, *h, buf, size);
+  });
 }
 
 void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) noexcept {

@@ -515,6 +515,88 @@ TEST_CASE("failover: writing 0 to no_path_retry releases queued requests with EI
   CHECK(errno_name(static_cast<int>(-result.load())) == "EIO");
 }
 
+// What a SIGKILL can end while requests queue with no path (no_path_retry
+// -1), measured with dd: a buffered read or write is answered EINTR when
+// its caller is killed (FUSE_INTERRUPT + a fatal signal pending), so the
+// process dies at once; direct I/O is sent by the kernel as async requests
+// it waits for uninterruptibly, with no INTERRUPT, so the process dies only
+// when the daemon answers: a path returns, no_path_retry runs out, or the
+// admin writes 0 to ctl/VOL/no_path_retry.  README "Queueing" documents it.
+TEST_CASE("failover: queued buffered I/O dies with its caller and queued direct I/O when released",
+          "[failover][issue4]") {
+  NbdVolume v("active-passive", 2, options(-1));  // queue forever
+  v.path(0).fail();
+  v.path(1).fail();
+  const std::string vol = v.vol();
+  struct Victim {
+    std::string what;
+    pid_t pid = -1;
+    double ended_in = -1;  // seconds from SIGKILL to reaped
+    bool reaped = false;
+  };
+  // Each touches its own 4 KiB block (never read before: not cached).
+  auto dd = [&](const std::string& what, std::vector<std::string> args) {
+    args.insert(args.begin(), "dd");
+    args.push_back("bs=4096");
+    args.push_back("count=1");
+    std::string log = what;
+    std::replace(log.begin(), log.end(), ' ', '-');
+    return Victim{what, spawn(args, v.tmp / ("dd-" + log + ".log"), SIGKILL)};
+  };
+  // One at a time: a queued O_DIRECT write holds the file's inode lock,
+  // which would hold up a buffered write for reasons of its own.
+  std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"buffered read", {"if=" + vol, "of=/dev/null", "skip=16"}},
+      {"buffered write", {"if=/dev/zero", "of=" + vol, "seek=32", "conv=notrunc"}},
+      {"direct read", {"if=" + vol, "of=/dev/null", "skip=48", "iflag=direct"}},
+      {"direct write", {"if=/dev/zero", "of=" + vol, "seek=64", "conv=notrunc", "oflag=direct"}},
+  };
+  std::string table;
+  std::vector<Victim> victims;
+  for (auto& [what, args] : cases) {
+    REQUIRE(ctl_write(v.d->ctl("vol0", "no_path_retry"), "-1") == 0);
+    Victim x = dd(what, args);
+    CAPTURE(what);
+    // It waits in the queue.
+    CHECK(wait_until([&] { return v.st().value("queued", 0) >= 1; }, 5, 0.02));
+    CHECK_FALSE(wait_child(x.pid, 0.3));
+    const double t0 = now_s();
+    ::kill(x.pid, SIGKILL);
+    x.reaped = wait_child(x.pid, 3);
+    if (x.reaped) x.ended_in = now_s() - t0;
+    // Release what is left (and the readahead a killed reader leaves
+    // behind): disablequeueing answers every queued request EIO.
+    const double t1 = now_s();
+    CHECK(ctl_write(v.d->ctl("vol0", "no_path_retry"), "0") == 0);
+    double released_in = -1;
+    if (!x.reaped && (x.reaped = wait_child(x.pid, 5))) released_in = now_s() - t1;
+    CHECK(wait_until([&] { return v.st().value("queued", 1) == 0; }, 5, 0.02));
+    table += what + ": " +
+             (x.ended_in >= 0 ? "killed in " + std::to_string(x.ended_in) + " s"
+                              : "not killable; ended " + std::to_string(released_in) + " s after no_path_retry 0") +
+             "\n";
+    if (!x.reaped) {
+      v.path(0).heal();  // do not leave a process behind
+      ctl_write(v.d->ctl("vol0", "restore"), v.paths[0]);
+      stop_child(x.pid, 5, SIGKILL);
+      break;
+    }
+    victims.push_back(x);
+  }
+  WARN("queued with no path, then SIGKILL:\n" << table);
+  REQUIRE(victims.size() == cases.size());
+  for (auto& x : victims) {
+    CAPTURE(x.what);
+    if (x.what.rfind("buffered", 0) == 0) CHECK(x.ended_in >= 0);  // killable
+  }
+  // The daemon and the volume are fine: a path returns, I/O works.
+  v.path(1).heal();
+  REQUIRE(ctl_write(v.d->ctl("vol0", "restore"), v.paths[1]) == 0);
+  Fd f = open_fd(vol, O_RDONLY | O_DIRECT);
+  AlignedBuf buf(kBlock);
+  CHECK(pread_all(f.get(), buf.data(), kBlock, 0) == static_cast<ssize_t>(kBlock));
+}
+
 TEST_CASE("failover: when every path is gone the volume leaves the tree", "[failover][issue4]") {
   // The first request after the kill answers ECONNABORTED (a transport
   // error: failed, not gone); only later ones see ENOTCONN from the dead

@@ -6,6 +6,12 @@
 // loop device on the volume.  Pass: fio exits 0, no verify error, no I/O
 // error, and every byte written was read back and verified.
 //
+// A second kind of fault freezes a path's server (SIGSTOP: requests go
+// unanswered, as on a stalled link) for 0.2-2.5 s and thaws it, with
+// io_timeout 1 s: requests time out, are re-issued on the other path, and
+// the late answers arrive after the thaw — late *writes* included, which
+// must not overwrite newer data (fio's verify would see it).
+//
 // The worst completion latency fio saw (clat max: the failover cost) is
 // printed as a warning.
 //
@@ -61,13 +67,27 @@ std::string wall_clock() {
   return buf;
 }
 
-// Fails and heals paths underneath at random, every 100-300 ms: each tick
-// moves to another state among "none failed" and "path i failed", healing
-// before failing, so at most one path is failed at any time.  The
-// destructor stops it and heals everything.
+// What RandomFaults does to a path, and how often it changes its mind.
+struct FaultKind {
+  std::string verb, undo_verb;
+  void (NbdPath::*apply)();
+  void (NbdPath::*undo)();
+  int min_ms, max_ms;
+};
+// Real EIO from nbdkit's error filter, every 100-300 ms.
+const FaultKind kErrors{"fail", "heal", &NbdPath::fail, &NbdPath::heal, 100, 300};
+// The server stops answering (SIGSTOP) for 0.2-2.5 s: some freezes end
+// before io_timeout (1 s), most outlast it.
+const FaultKind kFreezes{"freeze", "thaw", &NbdPath::freeze, &NbdPath::thaw, 200, 2500};
+
+// Breaks and mends paths underneath at random: each tick moves to another
+// state among "none broken" and "path i broken", mending before breaking,
+// so at most one path is broken at any time.  The destructor stops it and
+// mends everything.
 class RandomFaults {
  public:
-  RandomFaults(std::vector<NbdPath*> paths, uint32_t seed) : paths_(std::move(paths)), rng_(seed) {
+  RandomFaults(std::vector<NbdPath*> paths, uint32_t seed, const FaultKind& kind = kErrors)
+      : paths_(std::move(paths)), kind_(kind), rng_(seed) {
     thread_ = std::thread([this] { loop(); });
   }
   ~RandomFaults() { stop(); }
@@ -81,7 +101,7 @@ class RandomFaults {
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
-    for (auto* p : paths_) p->heal();
+    for (auto* p : paths_) (p->*kind_.undo)();
   }
   int fails() const { return fails_.load(); }
   int heals() const { return heals_.load(); }
@@ -95,7 +115,7 @@ class RandomFaults {
 
  private:
   void loop() {
-    std::uniform_int_distribution<int> ms(100, 300);
+    std::uniform_int_distribution<int> ms(kind_.min_ms, kind_.max_ms);
     std::uniform_int_distribution<int> pick(0, static_cast<int>(paths_.size()));  // 0 = none failed
     int state = 0;
     for (;;) {
@@ -108,14 +128,14 @@ class RandomFaults {
       while (next == state);
       std::string ev;
       if (state > 0) {
-        paths_[state - 1]->heal();
+        (paths_[state - 1]->*kind_.undo)();
         ++heals_;
-        ev += "heal " + paths_[state - 1]->file() + " ";
+        ev += kind_.undo_verb + " " + paths_[state - 1]->file() + " ";
       }
       if (next > 0) {
-        paths_[next - 1]->fail();
+        (paths_[next - 1]->*kind_.apply)();
         ++fails_;
-        ev += "fail " + paths_[next - 1]->file();
+        ev += kind_.verb + " " + paths_[next - 1]->file();
       }
       state = next;
       record(ev);
@@ -129,6 +149,7 @@ class RandomFaults {
   }
 
   std::vector<NbdPath*> paths_;
+  const FaultKind& kind_;
   std::mt19937 rng_;
   mutable std::mutex mu_;
   std::vector<std::string> events_;
@@ -203,13 +224,13 @@ uint64_t total_errors(const json& st) {
 // Runs fio passes on target until `seconds` have passed, with random faults
 // underneath; checks every pass.
 void torture(const TempDir& tmp, const Daemon& d, NbdPath& a, NbdPath& b, const std::string& target,
-             uint64_t size, const std::string& label) {
+             uint64_t size, const std::string& label, const FaultKind& kind = kErrors) {
   const double budget = torture_seconds();
   uint64_t written = 0, verified = 0, worst_w = 0, worst_r = 0;
   int passes = 0, fails = 0;
   double t0 = now_s();
   {
-    RandomFaults faults({&a, &b}, 0x5eed + static_cast<uint32_t>(label.size()));
+    RandomFaults faults({&a, &b}, 0x5eed + static_cast<uint32_t>(label.size()), kind);
     for (uint32_t seed = 1; passes == 0 || now_s() - t0 < budget; ++seed) {
       FioRun r = run_fio(tmp, target, size, seed, budget + 300);
       std::string ended = wall_clock();
@@ -239,14 +260,15 @@ void torture(const TempDir& tmp, const Daemon& d, NbdPath& a, NbdPath& b, const 
   json st = d.status("vol0");
   INFO("status.json: " << st.dump());
   // The faults really hit I/O (else the test proves nothing): about three
-  // a second, fewer when the machine is loaded.
-  CHECK(fails >= std::max(1, static_cast<int>(dt)));
-  CHECK(total_errors(st) > 0);
+  // errors a second, fewer when the machine is loaded; a freeze every 1-2 s.
+  CHECK(fails >= std::max(1, static_cast<int>(dt * 100 / kind.max_ms)));
+  // (A freeze shows as timeouts, not errors: the caller checks those.)
+  if (&kind == &kErrors) CHECK(total_errors(st) > 0);
   std::ostringstream msg;
   msg.precision(1);
   msg << std::fixed << "torture " << label << ": " << passes << " fio passes in " << dt << " s, "
       << written / MiB << " MiB written and " << verified / MiB << " MiB verified, " << fails
-      << " path faults underneath, " << total_errors(st) << " path errors seen by mpathfs; worst clat: write "
+      << " path faults (" << kind.verb << ") underneath, " << total_errors(st) << " path errors seen by mpathfs; worst clat: write "
       << worst_w / 1e6 << " ms, read " << worst_r / 1e6 << " ms";
   INFO(msg.str());
   WARN(msg.str());
@@ -279,4 +301,25 @@ TEST_CASE("torture: fio verify through a loop device on a volume while paths fai
                              json::array({volume_spec("vol0", {a.file(), b.file()}, "active-active")})));
   LoopDevice loop(d.vol("vol0"));
   torture(tmp, d, a, b, loop.dev(), size, "active-active (loop device)");
+}
+
+TEST_CASE("torture: fio verify while paths freeze and thaw underneath (io_timeout)", "[torture]") {
+  TempDir tmp;
+  const uint64_t size = 256 * MiB;
+  std::string img = make_zero_file(tmp / "disk.img", size);
+  NbdPath a(tmp, img, "a");
+  NbdPath b(tmp, img, "b");
+  json opts = torture_options();
+  opts["io_timeout"] = 1;
+  Daemon d(tmp, write_config(tmp, opts, json::array({volume_spec("vol0", {a.file(), b.file()}, "active-active")})));
+  torture(tmp, d, a, b, d.vol("vol0"), size, "active-active (freeze/thaw)", kFreezes);
+  // Requests really outlived io_timeout on a frozen path (else this is the
+  // other torture again): the daemon logs each path that timed out.
+  const std::string log = d.log();
+  size_t timeouts = 0;
+  for (size_t at = log.find("did not answer a request"); at != std::string::npos;
+       at = log.find("did not answer a request", at + 1))
+    ++timeouts;
+  WARN("io_timeout expiries logged: " << timeouts);
+  CHECK(timeouts > 0);
 }

@@ -371,6 +371,90 @@ TEST_CASE("a waiting request tells the worker pool it blocks", "[failover][queue
   CHECK(obs.ends == 1);
 }
 
+// A transport's hooks as a test drives them: interrupt() plays FUSE's
+// INTERRUPT, `dying` the caller's pending SIGKILL.
+struct FakeCaller {
+  std::mutex mu;
+  Interruption* watcher = nullptr;
+  bool interrupted = false;
+  std::atomic<bool> dying{false};
+  std::atomic<int> watches{0}, unwatches{0};
+  static void watch(void* c, Interruption* w) {
+    auto* self = static_cast<FakeCaller*>(c);
+    std::lock_guard lk(self->mu);
+    (w ? self->watches : self->unwatches)++;
+    self->watcher = w;
+    if (w && self->interrupted) w->interrupted();
+  }
+  static bool caller_dying(void* c) { return static_cast<FakeCaller*>(c)->dying.load(); }
+  static void done(void*, const std::byte*, ssize_t) {}
+  void interrupt() {
+    std::lock_guard lk(mu);
+    interrupted = true;
+    if (watcher) watcher->interrupted();
+  }
+  static constexpr ReplyHooks kHooks{&FakeCaller::watch, &FakeCaller::caller_dying};
+  IoReply reply{this, &FakeCaller::done, &kHooks};
+};
+
+TEST_CASE("a queued request ends with EINTR once its caller is interrupted and dying", "[failover][queue]") {
+  FakeVolume fv(2);
+  break_volume(fv);
+  fv.vol->set_no_path_retry(-1);
+  FakeCaller caller;
+  auto fut = std::async(std::launch::async, [&] {
+    IoContext ctx(1 << 20);
+    const std::byte* d = nullptr;
+    return fv.vol->read(ctx, 512, 0, &d, &caller.reply);
+  });
+  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
+  CHECK(caller.watches == 1);
+  // A signal that does not kill (SIGCHLD, SIGWINCH): it keeps waiting.
+  caller.interrupt();
+  CHECK(fut.wait_for(400ms) == std::future_status::timeout);
+  // The fatal signal came later (no second INTERRUPT): it ends soon.
+  auto t0 = std::chrono::steady_clock::now();
+  caller.dying = true;
+  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
+  CHECK(seconds_since(t0) < 0.5);
+  CHECK(fut.get() == -EINTR);
+  CHECK(caller.unwatches == 1);  // no call after it returned
+  CHECK(fv.vol->status().queued == 0);
+}
+
+TEST_CASE("a queued request of an already dying caller ends at once", "[failover][queue]") {
+  FakeVolume fv(2);
+  break_volume(fv);
+  fv.vol->set_no_path_retry(-1);
+  FakeCaller caller;
+  caller.interrupt();
+  caller.dying = true;
+  auto t0 = std::chrono::steady_clock::now();
+  std::byte b{1};
+  IoContext ctx(1 << 20);
+  CHECK(fv.vol->write(ctx, &b, 1, 0, &caller.reply) == -EINTR);
+  CHECK(seconds_since(t0) < 0.5);
+  CHECK(fv.vol->status().queued == 0);
+}
+
+TEST_CASE("long requests and slow paths tell the pool they are busy; fast short ones do not", "[failover][busy]") {
+  struct Observer : BlockingObserver {
+    std::atomic<int> begins{0}, ends{0};
+    void blocking_begin() noexcept override {}
+    void blocking_end() noexcept override {}
+    void busy_begin() noexcept override { ++begins; }
+    void busy_end() noexcept override { ++ends; }
+  } obs;
+  FakeVolume fv(2);
+  IoContext ctx(1 << 20, &obs);
+  const std::byte* d = nullptr;
+  REQUIRE(fv.vol->read(ctx, 4096, 0, &d) == 4096);
+  CHECK(obs.begins == 0);
+  REQUIRE(fv.vol->read(ctx, 1 << 20, 0, &d) == 1 << 20);
+  CHECK(obs.begins == 1);
+  CHECK(obs.ends == 1);
+}
+
 TEST_CASE("at most kMaxQueued requests wait, more fail with EIO at once", "[failover][queue]") {
   FakeVolume fv(1);
   break_volume(fv);
@@ -646,4 +730,31 @@ TEST_CASE("io_timeout: every path hung -> the request fails after a bounded numb
   if (ready != std::future_status::ready) CHECK(box.future.wait_for(3s) == std::future_status::ready);
   CHECK(eventually([&] { return fv.vol->abandoned() == 0; }, 3000ms));
   CHECK(box.calls == 1);
+}
+
+TEST_CASE("the watchdog tells the pool of a request running for long, the worker when it ends",
+          "[failover][busy][io_timeout]") {
+  struct Observer : BlockingObserver {
+    std::atomic<int> begins{0}, ends{0};
+    void blocking_begin() noexcept override {}
+    void blocking_end() noexcept override {}
+    void busy_begin() noexcept override { ++begins; }
+    void busy_end() noexcept override { ++ends; }
+  } obs;
+  FakeVolume fv(1, {}, with_timeout(30));  // slow, not timed out
+  fv.io(0).set_hang();
+  Watchdog wd(1 << 20, 10);
+  wd.start();
+  std::thread worker([&] {
+    IoContext ctx(1 << 20, &obs, &wd);
+    const std::byte* d = nullptr;
+    fv.vol->read(ctx, 512, 0, &d);
+  });
+  CHECK(eventually([&] { return obs.begins.load() == 1; }));
+  CHECK(obs.ends == 0);
+  fv.io(0).release();
+  worker.join();
+  wd.stop();
+  CHECK(obs.begins == 1);
+  CHECK(obs.ends == 1);
 }
