@@ -1,5 +1,7 @@
 #include "core/block_locks.hpp"
 
+#include "core/io_context.hpp"
+
 namespace mpathfs {
 
 uint64_t BlockLocks::stripes_of(uint64_t off, uint64_t end) {
@@ -11,26 +13,29 @@ uint64_t BlockLocks::stripes_of(uint64_t off, uint64_t end) {
   return mask;
 }
 
-BlockLocks::Hold BlockLocks::acquire(uint64_t mask, bool exclusive) {
+BlockLocks::Hold BlockLocks::acquire(uint64_t mask, bool exclusive, BlockingObserver* waiting) {
+  bool told = false;
+  auto wait = [&](Stripe& s, std::unique_lock<std::mutex>& lk) {
+    if (waiting && !told) {
+      waiting->busy_begin();
+      told = true;
+    }
+    ++s.waiting;
+    s.cv.wait(lk);
+    --s.waiting;
+  };
   for (uint64_t m = mask; m; m &= m - 1) {
     Stripe& s = stripes_[__builtin_ctzll(m)];
     std::unique_lock lk(s.m);
     if (exclusive) {
-      while (s.writer || s.readers > 0) {
-        ++s.waiting;
-        s.cv.wait(lk);
-        --s.waiting;
-      }
+      while (s.writer || s.readers > 0) wait(s, lk);
       s.writer = true;
     } else {
-      while (s.writer) {
-        ++s.waiting;
-        s.cv.wait(lk);
-        --s.waiting;
-      }
+      while (s.writer) wait(s, lk);
       ++s.readers;
     }
   }
+  if (told) waiting->busy_end();
   return Hold{mask, exclusive};
 }
 

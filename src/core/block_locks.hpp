@@ -21,6 +21,8 @@
 
 namespace mpathfs {
 
+class BlockingObserver;
+
 class BlockLocks {
  public:
   static constexpr unsigned kRegionShift = 20;  // 1 MiB regions
@@ -37,7 +39,9 @@ class BlockLocks {
 
   // Waits until the stripes in `mask` can be held; stripes are taken in
   // ascending order, so two holders never deadlock.
-  Hold acquire(uint64_t mask, bool exclusive);
+  // `waiting`, if given, hears busy_begin/busy_end around a wait: a worker
+  // that waits here for long lets its pool serve with another.
+  Hold acquire(uint64_t mask, bool exclusive, BlockingObserver* waiting = nullptr);
   void release(const Hold& h);
 
  private:

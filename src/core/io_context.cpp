@@ -11,6 +11,8 @@ IoContext::IoContext(size_t max_io, BlockingObserver* observer, Watchdog* watchd
 
 IoContext::~IoContext() {
   if (watchdog_) watchdog_->detach(&slot_);
+  // A slow mark the worker never saw (see Watchdog::scan) must not outlive it.
+  if (slot_.slow.exchange(false) && observer_) observer_->busy_end();
 }
 
 }  // namespace mpathfs

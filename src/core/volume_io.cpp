@@ -106,9 +106,10 @@ ssize_t Volume::attempt(Path& p, IoContext& ctx, IoKind kind, size_t len, uint64
       const uint64_t a_off = off & ~(al - 1);
       const uint64_t a_end = (off + len + al - 1) & ~(al - 1);
       hold = block_locks_.acquire(
-          BlockLocks::stripes_of(a_off, a_off + 1) | BlockLocks::stripes_of(a_end - 1, a_end), true);
+          BlockLocks::stripes_of(a_off, a_off + 1) | BlockLocks::stripes_of(a_end - 1, a_end), true,
+          ctx.observer());
     } else {
-      hold = block_locks_.acquire(BlockLocks::stripes_of(off, off + len), false);
+      hold = block_locks_.acquire(BlockLocks::stripes_of(off, off + len), false, ctx.observer());
     }
   }
   // A request that will keep this worker for long lets another serve.

@@ -62,6 +62,8 @@ void Watchdog::scan(uint64_t now) {
         if (BlockingObserver* o = s->observer.load(std::memory_order_relaxed)) {
           o->busy_begin();
           if (s->slow.exchange(true)) o->busy_end();
+          // The worker may have ended meanwhile without seeing the flag.
+          else if (s->state.load(std::memory_order_acquire) != st && s->slow.exchange(false)) o->busy_end();
         }
       }
       if (now > s->deadline_ns.load(std::memory_order_relaxed)) due.push_back(s);
@@ -113,7 +115,11 @@ void Watchdog::take_over(InflightSlot& s) {
   s.fence_token.store(outcome.fence_token, rx);
   // Fenced: now the stuck write's block locks can go (see BlockLocks).
   if (hold_mask) v->release_hold(hold_mask, hold_exclusive);
-  if (obs) obs->blocking_begin();  // the pool replaces the stuck worker
+  if (obs) {
+    // Stuck, not slow: it no longer counts as busy, it is replaced.
+    if (s.slow.exchange(false)) obs->busy_end();
+    obs->blocking_begin();  // the pool replaces the stuck worker
+  }
   s.released.store(true, std::memory_order_release);
 
   const RequestOrigin origin{epoch, outcome.restored};

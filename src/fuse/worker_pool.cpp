@@ -114,7 +114,17 @@ void WorkerPool::worker_main() noexcept {
   try {
     tl_ctx = std::make_unique<IoContext>(max_io_, this, watchdog_);
   } catch (...) {
-    spdlog::error("cannot allocate an I/O buffer for a worker");
+    // A worker without its context would be invisible to the pool (it
+    // could not give up its slot when it blocks): it leaves instead.
+    spdlog::error("cannot allocate an I/O buffer for a worker; it does not start");
+    runnable_.fetch_sub(1);
+    {
+      std::lock_guard lk(mu_);
+      --live_;
+      cv_.notify_all();
+    }
+    wake();
+    return;
   }
   // libfuse reads at most 256 pages of payload plus one page of headers.
   std::unique_ptr<ReceiveBuffer> rb;
@@ -164,7 +174,11 @@ void WorkerPool::worker_main() noexcept {
     }
     fuse_session_process_buf(se_, &buf);
   }
-  if (serving) serving_.fetch_sub(1);
+  if (serving) {
+    // Whoever parked because this worker served must not wait for it.
+    serving_.fetch_sub(1);
+    wake();
+  }
   if (!retired) {
     runnable_.fetch_sub(1, std::memory_order_relaxed);
     stop_all();  // the session ended: parked workers leave too

@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "core/block_locks.hpp"
 #include "core/errno_class.hpp"
 #include "core/watchdog.hpp"
 #include "unit/fake_path_io.hpp"
@@ -757,4 +758,25 @@ TEST_CASE("the watchdog tells the pool of a request running for long, the worker
   wd.stop();
   CHECK(obs.begins == 1);
   CHECK(obs.ends == 1);
+}
+
+TEST_CASE("a worker waiting for a block lock tells the pool it is busy", "[failover][busy]") {
+  struct Observer : BlockingObserver {
+    std::atomic<int> begins{0}, ends{0};
+    void blocking_begin() noexcept override {}
+    void blocking_end() noexcept override {}
+    void busy_begin() noexcept override { ++begins; }
+    void busy_end() noexcept override { ++ends; }
+  } obs;
+  BlockLocks locks;
+  const uint64_t stripe = BlockLocks::stripes_of(0, 4096);
+  auto held = locks.acquire(stripe, true, &obs);
+  CHECK(obs.begins == 0);  // no wait, nothing said
+  auto fut = std::async(std::launch::async, [&] { return locks.acquire(stripe, true, &obs); });
+  REQUIRE(eventually([&] { return obs.begins.load() == 1; }));
+  CHECK(obs.ends == 0);
+  locks.release(held);
+  auto second = fut.get();
+  CHECK(obs.ends == 1);
+  locks.release(second);
 }
