@@ -29,7 +29,7 @@ std::string state_snapshot(const Daemon& d) {
 
 }  // namespace
 
-TEST_CASE("robustness: 10,000 random writes to every control file; refused ones change nothing", "[robust]") {
+TEST_CASE("robustness: 10,000 random writes to every control file and refused ones change nothing", "[robust]") {
   TempDir tmp;
   auto p = make_path_files(tmp, 2, 4 * MiB, 1, "a");
   auto q = make_path_files(tmp, 1, 8 * MiB, 2, "b");

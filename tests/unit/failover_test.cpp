@@ -438,7 +438,7 @@ TEST_CASE("a queued request of an already dying caller ends at once", "[failover
   CHECK(fv.vol->status().queued == 0);
 }
 
-TEST_CASE("long requests and slow paths tell the pool they are busy; fast short ones do not", "[failover][busy]") {
+TEST_CASE("long requests and slow paths tell the pool they are busy but fast short ones do not", "[failover][busy]") {
   struct Observer : BlockingObserver {
     std::atomic<int> begins{0}, ends{0};
     void blocking_begin() noexcept override {}
