@@ -278,44 +278,43 @@ void torture(const TempDir& tmp, const Daemon& d, NbdPath& a, NbdPath& b, const 
 
 }  // namespace
 
+namespace {
+// Two nbd paths over one 256 MiB image and a daemon with volume vol0 on them
+// (torn down in reverse: the daemon first).
+struct Rig {
+  static constexpr uint64_t kSize = 256 * MiB;
+  TempDir tmp;
+  std::string img = make_zero_file(tmp / "disk.img", kSize);
+  NbdPath a{tmp, img, "a"};
+  NbdPath b{tmp, img, "b"};
+  Daemon d;
+  Rig(const std::string& mode, const json& opts)
+      : d(tmp, write_config(tmp, opts, json::array({volume_spec("vol0", {a.file(), b.file()}, mode)}))) {}
+};
+}  // namespace
+
 TEST_CASE("torture: fio verify on a volume while paths fail underneath, in each mode", "[torture]") {
   const std::string mode = GENERATE(as<std::string>{}, "active-passive", "active-active", "active-read");
   CAPTURE(mode);
-  TempDir tmp;
-  const uint64_t size = 256 * MiB;
-  std::string img = make_zero_file(tmp / "disk.img", size);
-  NbdPath a(tmp, img, "a");
-  NbdPath b(tmp, img, "b");
-  Daemon d(tmp, write_config(tmp, torture_options(), json::array({volume_spec("vol0", {a.file(), b.file()}, mode)})));
-  REQUIRE(d.status("vol0").at("mode") == mode);
-  torture(tmp, d, a, b, d.vol("vol0"), size, mode + " (volume file)");
+  Rig r(mode, torture_options());
+  REQUIRE(r.d.status("vol0").at("mode") == mode);
+  torture(r.tmp, r.d, r.a, r.b, r.d.vol("vol0"), Rig::kSize, mode + " (volume file)");
 }
 
 TEST_CASE("torture: fio verify through a loop device on a volume while paths fail underneath", "[torture]") {
-  TempDir tmp;
-  const uint64_t size = 256 * MiB;
-  std::string img = make_zero_file(tmp / "disk.img", size);
-  NbdPath a(tmp, img, "a");
-  NbdPath b(tmp, img, "b");
-  Daemon d(tmp, write_config(tmp, torture_options(),
-                             json::array({volume_spec("vol0", {a.file(), b.file()}, "active-active")})));
-  LoopDevice loop(d.vol("vol0"));
-  torture(tmp, d, a, b, loop.dev(), size, "active-active (loop device)");
+  Rig r("active-active", torture_options());
+  LoopDevice loop(r.d.vol("vol0"));
+  torture(r.tmp, r.d, r.a, r.b, loop.dev(), Rig::kSize, "active-active (loop device)");
 }
 
 TEST_CASE("torture: fio verify while paths freeze and thaw underneath (io_timeout)", "[torture]") {
-  TempDir tmp;
-  const uint64_t size = 256 * MiB;
-  std::string img = make_zero_file(tmp / "disk.img", size);
-  NbdPath a(tmp, img, "a");
-  NbdPath b(tmp, img, "b");
   json opts = torture_options();
   opts["io_timeout"] = 1;
-  Daemon d(tmp, write_config(tmp, opts, json::array({volume_spec("vol0", {a.file(), b.file()}, "active-active")})));
-  torture(tmp, d, a, b, d.vol("vol0"), size, "active-active (freeze/thaw)", kFreezes);
+  Rig r("active-active", opts);
+  torture(r.tmp, r.d, r.a, r.b, r.d.vol("vol0"), Rig::kSize, "active-active (freeze/thaw)", kFreezes);
   // Requests really outlived io_timeout on a frozen path (else this is the
   // other torture again): the daemon logs each path that timed out.
-  const std::string log = d.log();
+  const std::string log = r.d.log();
   size_t timeouts = 0;
   for (size_t at = log.find("did not answer a request"); at != std::string::npos;
        at = log.find("did not answer a request", at + 1))

@@ -372,6 +372,15 @@ TEST_CASE("a waiting request tells the worker pool it blocks", "[failover][queue
   CHECK(obs.ends == 1);
 }
 
+// Counts what a worker tells its pool about long requests.
+struct BusyCounter : BlockingObserver {
+  std::atomic<int> begins{0}, ends{0};
+  void blocking_begin() noexcept override {}
+  void blocking_end() noexcept override {}
+  void busy_begin() noexcept override { ++begins; }
+  void busy_end() noexcept override { ++ends; }
+};
+
 // A transport's hooks as a test drives them: interrupt() plays FUSE's
 // INTERRUPT, `dying` the caller's pending SIGKILL.
 struct FakeCaller {
@@ -439,13 +448,7 @@ TEST_CASE("a queued request of an already dying caller ends at once", "[failover
 }
 
 TEST_CASE("long requests and slow paths tell the pool they are busy but fast short ones do not", "[failover][busy]") {
-  struct Observer : BlockingObserver {
-    std::atomic<int> begins{0}, ends{0};
-    void blocking_begin() noexcept override {}
-    void blocking_end() noexcept override {}
-    void busy_begin() noexcept override { ++begins; }
-    void busy_end() noexcept override { ++ends; }
-  } obs;
+  BusyCounter obs;
   FakeVolume fv(2);
   IoContext ctx(1 << 20, &obs);
   const std::byte* d = nullptr;
@@ -735,13 +738,7 @@ TEST_CASE("io_timeout: every path hung -> the request fails after a bounded numb
 
 TEST_CASE("the watchdog tells the pool of a request running for long, the worker when it ends",
           "[failover][busy][io_timeout]") {
-  struct Observer : BlockingObserver {
-    std::atomic<int> begins{0}, ends{0};
-    void blocking_begin() noexcept override {}
-    void blocking_end() noexcept override {}
-    void busy_begin() noexcept override { ++begins; }
-    void busy_end() noexcept override { ++ends; }
-  } obs;
+  BusyCounter obs;
   FakeVolume fv(1, {}, with_timeout(30));  // slow, not timed out
   fv.io(0).set_hang();
   Watchdog wd(1 << 20, 10);
@@ -761,13 +758,7 @@ TEST_CASE("the watchdog tells the pool of a request running for long, the worker
 }
 
 TEST_CASE("a worker waiting for a block lock tells the pool it is busy", "[failover][busy]") {
-  struct Observer : BlockingObserver {
-    std::atomic<int> begins{0}, ends{0};
-    void blocking_begin() noexcept override {}
-    void blocking_end() noexcept override {}
-    void busy_begin() noexcept override { ++begins; }
-    void busy_end() noexcept override { ++ends; }
-  } obs;
+  BusyCounter obs;
   BlockLocks locks;
   const uint64_t stripe = BlockLocks::stripes_of(0, 4096);
   auto held = locks.acquire(stripe, true, &obs);
