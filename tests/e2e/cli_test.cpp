@@ -15,6 +15,7 @@
 #include <random>
 #include <sstream>
 
+#include "e2e/command_checks.hpp"
 #include "e2e/harness.hpp"
 
 #ifndef MPATHFS_BIN
@@ -27,20 +28,6 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-// `mpathfs VERB -m MNT ARGS...` (args[0] is the verb).
-RunResult mp(const std::string& mnt, const Strings& args) {
-  Strings argv{MPATHFS_BIN, args.at(0), "-m", mnt};
-  argv.insert(argv.end(), args.begin() + 1, args.end());
-  return run(argv, 20);
-}
-
-// `mpathfs ARGS...` as given (no -m added).
-RunResult mp_raw(const Strings& args) {
-  Strings argv{MPATHFS_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv, 20);
-}
-
 // A word quoted for sh.
 std::string q(const std::string& s) {
   std::string out = "'";
@@ -52,12 +39,6 @@ std::string q(const std::string& s) {
 }
 
 RunResult sh(const std::string& script) { return run({"sh", "-c", script}, 20); }
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
-  size_t i = s.find_first_not_of(" \t\n");
-  return i == std::string::npos ? std::string() : s.substr(i);
-}
 
 Strings lines_of(const std::string& s) {
   Strings out;
@@ -73,27 +54,6 @@ size_t count_of(const std::string& hay, const std::string& needle) {
   return n;
 }
 
-// The command exits 0.
-#define REQUIRE_OK(expr)              \
-  do {                                \
-    RunResult r_ = (expr);            \
-    INFO(r_.describe());              \
-    REQUIRE(r_.exit_code() == 0);     \
-  } while (0)
-#define CHECK_OK(expr)                \
-  do {                                \
-    RunResult r_ = (expr);            \
-    INFO(r_.describe());              \
-    CHECK(r_.exit_code() == 0);       \
-  } while (0)
-// The command exits 1 (gmultipath's failure status) and says `text`.
-#define CHECK_FAILS(expr, text)                  \
-  do {                                           \
-    RunResult r_ = (expr);                       \
-    INFO(r_.describe());                         \
-    CHECK(r_.exit_code() == 1);                  \
-    CHECK_THAT(r_.output, Contains(text));       \
-  } while (0)
 
 // `mpathfs list` parsed back: the geom's top-level fields, the provider's
 // and each consumer's indented fields.

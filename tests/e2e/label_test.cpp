@@ -17,6 +17,7 @@
 #include <regex>
 #include <sstream>
 
+#include "e2e/command_checks.hpp"
 #include "e2e/harness.hpp"
 
 #ifndef MPATHFS_BIN
@@ -29,42 +30,13 @@ using Catch::Matchers::Contains;
 
 namespace {
 
+RunResult cmd(const Strings& args) { return mp_raw(args); }
+RunResult mp(const Daemon& d, const Strings& args) { return mpathfs::e2e::mp(d.mnt(), args); }
+
 constexpr uint64_t kSize = 4 * MiB;
 constexpr uint64_t kSector = 512;
 constexpr uint64_t kVolSize = kSize - kSector;
 
-RunResult cmd(const Strings& args) {
-  Strings argv{MPATHFS_BIN};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run(argv, 20);
-}
-
-// `mpathfs VERB -m MNT ARGS...`
-RunResult mp(const Daemon& d, const Strings& args) {
-  Strings argv{MPATHFS_BIN, args.at(0), "-m", d.mnt()};
-  argv.insert(argv.end(), args.begin() + 1, args.end());
-  return run(argv, 20);
-}
-
-#define REQUIRE_OK(expr)          \
-  do {                            \
-    RunResult r_ = (expr);        \
-    INFO(r_.describe());          \
-    REQUIRE(r_.exit_code() == 0); \
-  } while (0)
-#define CHECK_FAILS(expr, text)            \
-  do {                                     \
-    RunResult r_ = (expr);                 \
-    INFO(r_.describe());                   \
-    CHECK(r_.exit_code() == 1);            \
-    CHECK_THAT(r_.output, Contains(text)); \
-  } while (0)
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  size_t i = s.find_first_not_of(' ');
-  return i == std::string::npos ? std::string() : s.substr(i);
-}
 
 // `mpathfs dump PATH`, its "Key: value" lines.  Empty when it fails.
 std::map<std::string, std::string> dump(const std::string& path) {
