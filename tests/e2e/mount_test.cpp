@@ -237,6 +237,16 @@ void check_mounted(const MountSandbox& sb, const std::string& cfg, uint64_t seed
   CHECK(read_range(sb.mnt() + "/vol0", 0, 64 * KiB) == pattern(seed, 0, 64 * KiB));
 }
 
+// umount works, the daemon is gone, nothing is left mounted there.
+void check_unmounts(MountSandbox& sb, pid_t daemon) {
+  RunResult u = sb.umount();
+  INFO(u.describe());
+  CHECK(u.exit_code() == 0);
+  CHECK(wait_gone(daemon, 10));
+  CHECK(mounts_at(sb.mnt()).empty());
+  CHECK(daemons_for(sb.mnt()).empty());
+}
+
 }  // namespace
 
 TEST_CASE("mount: an fstab line mounts through mount.mpathfs and umount stops the daemon", "[mount]") {
@@ -262,12 +272,7 @@ TEST_CASE("mount: an fstab line mounts through mount.mpathfs and umount stops th
     // No fsync: umount flushes.
   }
 
-  RunResult u = sb.umount();
-  INFO(u.describe());
-  REQUIRE(u.exit_code() == 0);
-  CHECK(wait_gone(pid, 10));
-  CHECK(mounts_at(sb.mnt()).empty());
-  CHECK(daemons_for(sb.mnt()).empty());
+  check_unmounts(sb, pid);
   // Through the path that was ACTIVE (the first: active-passive).
   CHECK(read_range(tmp / "p0.img", 1 * MiB, data.size()) == data);
 }
@@ -317,10 +322,7 @@ TEST_CASE("mount: the options mount(8) and systemd add never reach the daemon", 
   CHECK_FALSE(text.empty());
   for (const char* dropped : {"_netdev", "nofail", "x-systemd"}) CHECK_FALSE(contains(text, dropped));
 
-  RunResult u = sb.umount();
-  INFO(u.describe());
-  CHECK(u.exit_code() == 0);
-  CHECK(wait_gone(pids[0], 10));
+  check_unmounts(sb, pids[0]);
 }
 
 TEST_CASE("mount: a broken config fails mount(8) with a message naming the file", "[mount]") {
@@ -408,11 +410,7 @@ TEST_CASE("mount: mount -a twice mounts once", "[mount]") {
   CHECK(daemons_for(sb.mnt()) == pids);
   check_mounted(sb, cfg, 24);
 
-  RunResult u = sb.umount();
-  INFO(u.describe());
-  CHECK(u.exit_code() == 0);
-  CHECK(wait_gone(pids[0], 10));
-  CHECK(mounts_at(sb.mnt()).empty());
+  check_unmounts(sb, pids[0]);
 }
 
 TEST_CASE("mount: -t fuse.mpathfs goes through mount.fuse.mpathfs", "[mount]") {
@@ -443,11 +441,7 @@ TEST_CASE("mount: -t fuse.mpathfs goes through mount.fuse.mpathfs", "[mount]") {
   CHECK_FALSE(contains(cmd, "_netdev"));
   CHECK_FALSE(contains(cmd, "nofail"));
 
-  RunResult u = sb.umount();
-  INFO(u.describe());
-  CHECK(u.exit_code() == 0);
-  CHECK(wait_gone(pids[0], 10));
-  CHECK(mounts_at(sb.mnt()).empty());
+  check_unmounts(sb, pids[0]);
 }
 
 TEST_CASE("mount: umount with a loop device on a volume fails with EBUSY, after detaching it works", "[mount]") {
