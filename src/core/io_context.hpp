@@ -56,36 +56,27 @@ class IoContext {
   InflightSlot slot_;
 };
 
-// RAII: tells the observer (if any) that this worker blocks.
-class BlockingScope {
+// RAII: tells the observer (if any) that this worker begins and ends
+// something the pool must know of.
+template <void (BlockingObserver::*Begin)() noexcept, void (BlockingObserver::*End)() noexcept>
+class ObserverScope {
  public:
-  explicit BlockingScope(BlockingObserver* o) : o_(o) {
-    if (o_) o_->blocking_begin();
+  explicit ObserverScope(BlockingObserver* o) : o_(o) {
+    if (o_) (o_->*Begin)();
   }
-  ~BlockingScope() {
-    if (o_) o_->blocking_end();
+  ~ObserverScope() {
+    if (o_) (o_->*End)();
   }
-  BlockingScope(const BlockingScope&) = delete;
-  BlockingScope& operator=(const BlockingScope&) = delete;
+  ObserverScope(const ObserverScope&) = delete;
+  ObserverScope& operator=(const ObserverScope&) = delete;
 
  private:
   BlockingObserver* o_;
 };
 
-// RAII: tells the observer (if any) that this worker is busy for long.
-class BusyScope {
- public:
-  explicit BusyScope(BlockingObserver* o) : o_(o) {
-    if (o_) o_->busy_begin();
-  }
-  ~BusyScope() {
-    if (o_) o_->busy_end();
-  }
-  BusyScope(const BusyScope&) = delete;
-  BusyScope& operator=(const BusyScope&) = delete;
-
- private:
-  BlockingObserver* o_;
-};
+// This worker blocks (queued, flushing): the pool replaces it.
+using BlockingScope = ObserverScope<&BlockingObserver::blocking_begin, &BlockingObserver::blocking_end>;
+// This worker is busy for long: the pool lets one more serve.
+using BusyScope = ObserverScope<&BlockingObserver::busy_begin, &BlockingObserver::busy_end>;
 
 }  // namespace mpathfs

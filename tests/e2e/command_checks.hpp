@@ -33,24 +33,21 @@ inline std::string trim(std::string s) {
 
 }  // namespace mpathfs::e2e
 
+// The command's exit code, checked with Catch's CHECK or REQUIRE.
+#define MPATHFS_EXIT_IS_(ASSERT, expr, code) \
+  do {                                       \
+    RunResult r_ = (expr);                   \
+    INFO(r_.describe());                     \
+    ASSERT(r_.exit_code() == (code));        \
+  } while (0)
 // The command exits 0.
-#define REQUIRE_OK(expr)          \
-  do {                            \
-    RunResult r_ = (expr);        \
-    INFO(r_.describe());          \
-    REQUIRE(r_.exit_code() == 0); \
-  } while (0)
-#define CHECK_OK(expr)          \
-  do {                          \
-    RunResult r_ = (expr);      \
-    INFO(r_.describe());        \
-    CHECK(r_.exit_code() == 0); \
-  } while (0)
+#define REQUIRE_OK(expr) MPATHFS_EXIT_IS_(REQUIRE, expr, 0)
+#define CHECK_OK(expr) MPATHFS_EXIT_IS_(CHECK, expr, 0)
 // The command exits 1 (gmultipath's failure status) and says `text`.
-#define CHECK_FAILS(expr, text)                                \
-  do {                                                         \
-    RunResult r_ = (expr);                                     \
-    INFO(r_.describe());                                       \
-    CHECK(r_.exit_code() == 1);                                \
-    CHECK_THAT(r_.output, Catch::Matchers::Contains(text));    \
+#define CHECK_FAILS(expr, text)                             \
+  do {                                                      \
+    RunResult r_ = (expr);                                  \
+    INFO(r_.describe());                                    \
+    CHECK(r_.exit_code() == 1);                             \
+    CHECK_THAT(r_.output, Catch::Matchers::Contains(text)); \
   } while (0)
