@@ -9,6 +9,9 @@
 #                     exact instruction counts of the user-space request path
 #                     (slow: use a short --runtime).
 #   --tool none       no profiler: only the daemon's CPU and context switches per I/O.
+#   --loop            fio on a loop device (losetup --direct-io=on) over the
+#                     volume file instead of the file itself (use perf-all:
+#                     the loop worker's time is not the daemon's).
 # Output: the report is printed; raw data stays in --out DIR if given.
 set -Eeuo pipefail
 
@@ -25,6 +28,7 @@ MPATHFS=./build/src/mpathfs
 MPATHFS_OPTS=""
 OUT=""
 TOP=40
+LOOP=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --tool) TOOL=$2; shift 2 ;;
@@ -36,7 +40,8 @@ while [[ $# -gt 0 ]]; do
     --mpathfs-opts) MPATHFS_OPTS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --top) TOP=$2; shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0"; echo "options: --tool perf|perf-all|callgrind|none --job J --runtime S --size SIZE --mode M --mpathfs PATH --mpathfs-opts O --out DIR --top N"; exit 0 ;;
+    --loop) LOOP=1; shift ;;
+    -h | --help) sed -n '2,12p' "$0"; echo "options: --tool perf|perf-all|callgrind|none --job J --runtime S --size SIZE --mode M --mpathfs PATH --mpathfs-opts O --out DIR --top N --loop"; exit 0 ;;
     *) bench_die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -73,6 +78,13 @@ else
 fi
 DAEMON=$BENCH_LAST_PID
 bench_wait_mount "$T/mnt" "$T/mnt/v" "$DAEMON" "$T/daemon.stderr"
+FIO_FILE=$T/mnt/v
+if [[ $LOOP == 1 ]]; then
+  bench_need losetup
+  FIO_FILE=$(losetup --direct-io=on --find --show "$T/mnt/v") || bench_die "losetup failed"
+  BENCH_LOOPS+=("$FIO_FILE")
+  echo "loop: $FIO_FILE dio=$(cat "/sys/block/${FIO_FILE#/dev/}/loop/dio" 2>/dev/null || echo '?')"
+fi
 
 PERF_PID=""
 if [[ $TOOL == perf ]]; then
@@ -88,14 +100,23 @@ fi
 # that does not churn threads).
 ctxsw() { cat /proc/"$DAEMON"/task/*/status 2>/dev/null | awk '/ctxt_switches/{s += $2} END{print s + 0}'; }
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$DAEMON"/stat; }
+# Per-CPU busy time (everything but idle and iowait): an idle CPU while fio
+# waits means the request path is latency-bound, not CPU-bound.
+cpu_stat() { grep -E '^cpu[0-9]' /proc/stat; }
+cpu_stat >"$T/stat0"
 CS0=$(ctxsw) CPU0=$(cpu_ticks)
-res=$(bench_fio "$T/fio.json" "$T/mnt/v" "$JOB" "$RUNTIME" 0 "$SIZE_BYTES")
+res=$(bench_fio "$T/fio.json" "$FIO_FILE" "$JOB" "$RUNTIME" 0 "$SIZE_BYTES")
 CS1=$(ctxsw) CPU1=$(cpu_ticks)
+cpu_stat >"$T/stat1"
 read -r bw iops _ <<<"$res"
 NIOS=$(jq '.jobs[0].read.total_ios + .jobs[0].write.total_ios' "$T/fio.json")
 printf '%s: %.1f MiB/s, %.0f IOPS, %s I/Os (under %s)\n' "$JOB" "$(awk -v b="$bw" 'BEGIN{print b/1048576}')" "$iops" "$NIOS" "$TOOL"
 awk -v c="$((CS1 - CS0))" -v t="$((CPU1 - CPU0))" -v hz="$(getconf CLK_TCK)" -v n="$NIOS" 'BEGIN{ if (n < 1) n = 1
-  printf "daemon: %.2f context switches per I/O, %.2f us CPU per I/O (%s)\n", c / n, t / hz / n * 1e6, "all threads" }' 
+  printf "daemon: %.2f context switches per I/O, %.2f us CPU per I/O (%s)\n", c / n, t / hz / n * 1e6, "all threads" }'
+paste "$T/stat0" "$T/stat1" | awk '{ n = NF / 2; tot = 0
+  for (i = 2; i <= n; i++) tot += $(n + i) - $i
+  idle = ($(n + 5) + $(n + 6)) - ($5 + $6)
+  printf "%s busy %.0f%%  ", $1, (tot > 0 ? 100 * (tot - idle) / tot : 0) } END{ print "" }'
 
 set +o pipefail  # reports are cut with head
 if [[ -n $PERF_PID ]]; then

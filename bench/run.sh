@@ -10,7 +10,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=bench/lib.sh
 source "$HERE/lib.sh"
 
-ALL_TARGETS=(raw passthrough_ll nbdfuse mpathfs-ap mpathfs-aa mpathfs-ar loop)
+ALL_TARGETS=(raw passthrough_ll nbdfuse mpathfs-ap mpathfs-aa mpathfs-ar loop loop-ptll)
 ALL_JOBS=(seqread seqwrite randread randwrite)
 
 usage() {
@@ -33,7 +33,8 @@ usage: bench/run.sh [options]
 Targets: raw = fio on the backing file; passthrough_ll = libfuse's example
 over the tmpfs dir; nbdfuse = nbdkit file plugin (unix socket) via nbdfuse;
 mpathfs-ap/aa/ar = a 2-path volume (two names of the image) per mode;
-loop = losetup --direct-io=on on an active-active volume file.
+loop = losetup --direct-io=on on an active-active volume file; loop-ptll = the
+same on the passthrough_ll file (what a loop device costs over any FUSE file).
 EOF
 }
 
@@ -85,16 +86,16 @@ fi
 wants() { [[ " ${TARGETS[*]} " == *" $1 "* ]]; }
 
 bench_need fio jq fusermount3 mountpoint numfmt
-wants passthrough_ll && bench_need cc pkg-config
+{ wants passthrough_ll || wants loop-ptll; } && bench_need cc pkg-config
 wants nbdfuse && bench_need nbdkit nbdfuse
-wants loop && bench_need losetup
+{ wants loop || wants loop-ptll; } && bench_need losetup
 if wants mpathfs-ap || wants mpathfs-aa || wants mpathfs-ar || wants loop; then
   [[ -x $MPATHFS ]] || bench_die "mpathfs not found at $MPATHFS (build it, or pass --mpathfs PATH)"
   MPATHFS=$(cd "$(dirname "$MPATHFS")" && pwd)/$(basename "$MPATHFS")
 fi
 PT_SRC=/usr/share/doc/libfuse3-dev/examples/passthrough_ll.c
-if wants passthrough_ll && [[ ! -r $PT_SRC ]]; then bench_die "$PT_SRC missing (Debian: libfuse3-dev)"; fi
-if wants loop && [[ $EUID -ne 0 ]]; then bench_die "the loop target needs root (or drop it: --only ...)"; fi
+if { wants passthrough_ll || wants loop-ptll; } && [[ ! -r $PT_SRC ]]; then bench_die "$PT_SRC missing (Debian: libfuse3-dev)"; fi
+if { wants loop || wants loop-ptll; } && [[ $EUID -ne 0 ]]; then bench_die "the loop targets need root (or drop them: --only ...)"; fi
 
 SIZE_BYTES=$(bench_bytes "$SIZE")
 ((SIZE_BYTES >= 64 * 1024 * 1024)) || bench_die "--size must be at least 64M"
@@ -167,16 +168,24 @@ setup_mpathfs-ap() { setup_mpathfs active-passive mpathfs-ap; }
 setup_mpathfs-aa() { setup_mpathfs active-active mpathfs-aa; }
 setup_mpathfs-ar() { setup_mpathfs active-read mpathfs-ar; }
 
-setup_loop() {
-  setup_mpathfs active-active loop-vol
-  local dev
+# attach_loop NAME: a loop device in direct-I/O mode on $TARGET_FILE, which
+# becomes the target.
+attach_loop() {
+  local dev dio
   dev=$(losetup --direct-io=on --find --show "$TARGET_FILE") || bench_die "losetup failed"
   BENCH_LOOPS+=("$dev")
-  local dio
   dio=$(cat "/sys/block/${dev#/dev/}/loop/dio" 2>/dev/null || echo "?")
-  echo "$dev dio=$dio" >"$T/out/loop.note"
+  echo "$dev dio=$dio" >"$T/out/$1.note"
   [[ $dio == 1 ]] || bench_log "warning: $dev runs without direct I/O (dio=$dio)"
   TARGET_FILE=$dev
+}
+setup_loop() {
+  setup_mpathfs active-active loop-vol
+  attach_loop loop
+}
+setup_loop-ptll() {
+  setup_passthrough_ll
+  attach_loop loop-ptll
 }
 
 # CPU seconds used so far by the processes serving the target (all threads).
@@ -281,7 +290,9 @@ for t in "${TARGETS[@]}"; do
     ALL_BW[$t.$j]=$(printf '%s,' "${bws[@]}")
   done
 done
-for ((r = 1; r <= REPEAT; r++)); do [[ -s $T/out/r$r/loop.note ]] && NOTE[loop]=$(cat "$T/out/r$r/loop.note"); done
+for ((r = 1; r <= REPEAT; r++)); do
+  for t in loop loop-ptll; do [[ -s $T/out/r$r/$t.note ]] && NOTE[$t]=$(cat "$T/out/r$r/$t.note"); done
+done
 
 # ratio A B -> "1.23" or "-"
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
@@ -297,7 +308,7 @@ check() {
       if [[ $x_pt != - ]] && awk -v r="$x_pt" -v n="$(need_pt "$j")" 'BEGIN{exit !(r < n)}'; then miss+=("ptll<$(need_pt "$j")"); fi
       if [[ $j == rand* && $x_nbd != - ]] && awk -v r="$x_nbd" 'BEGIN{exit !(r < 5)}'; then miss+=("nbd<5"); fi
       ;;
-    loop)
+    loop)  # loop-ptll is a reference, not a target
       [[ $x_vol == - ]] && { echo ""; return; }
       if [[ $x_vol != - ]] && awk -v r="$x_vol" 'BEGIN{exit !(r < 0.9)}'; then miss+=("vol<0.9"); fi
       ;;
@@ -325,6 +336,7 @@ for t in "${TARGETS[@]}"; do
     [[ $j == rand* ]] && x_nbd=$(ratio "${BW[$k]}" "${BW[nbdfuse.$j]:-}")
     x_vol=-
     [[ $t == loop ]] && x_vol=$(ratio "${BW[$k]}" "${BW[mpathfs-aa.$j]:-}")
+    [[ $t == loop-ptll ]] && x_vol=$(ratio "${BW[$k]}" "${BW[passthrough_ll.$j]:-}")
     c=$(check "$t" "$j" "$x_pt" "$x_nbd" "$x_vol")
     # shellcheck disable=SC2059
     printf "$FMT" "$t" "$j" "$mib" "$iops" "${SPREAD[$k]}" "$x_raw" "$x_pt" "$x_nbd" "$x_vol" "${SRV_US[$k]:--}" "${FIO_US[$k]}" "$c"
@@ -340,12 +352,14 @@ for t in "${TARGETS[@]}"; do
   done
 done
 echo
-echo "x_raw/x_ptll/x_nbd: MiB/s as a ratio to raw / passthrough_ll / nbdfuse (4k jobs); x_vol: loop vs mpathfs-aa."
+echo "x_raw/x_ptll/x_nbd: MiB/s as a ratio to raw / passthrough_ll / nbdfuse (4k jobs); x_vol: loop vs mpathfs-aa"
+echo "     (loop-ptll vs passthrough_ll: a loop device's price over any FUSE file)."
 echo "+-%: (max-min)/median over $REPEAT round(s); srv_us/io, fio_us/io: CPU microseconds per I/O used by the serving"
-echo "     daemon(s) (all threads; for loop: mpathfs only, not the loop kworker) and by fio (incl. its kernel time)."
+echo "     daemon(s) (all threads; for loop targets: the daemon only, not the loop kworker) and by fio (incl. its kernel time)."
 echo "check: issue 6 targets (mpathfs >= 3.0/1.1/1.2/1.3x passthrough_ll for seqread/seqwrite/randread/randwrite,"
 echo "       4k >= 5x nbdfuse; loop >= 0.9x the volume file)."
 [[ -n ${NOTE[loop]:-} ]] && echo "loop: ${NOTE[loop]}"
+[[ -n ${NOTE[loop-ptll]:-} ]] && echo "loop-ptll: ${NOTE[loop-ptll]}"
 echo "fio $(fio --version | sed 's/^fio-//'), runtime ${RUNTIME}s (+${RAMP}s ramp), size $SIZE, kernel $(uname -r), $(nproc) CPUs;" \
   "mpathfs -o ${MPATHFS_OPTS:-(defaults)}; passthrough_ll -o ${PT_OPTS:-(defaults)}"
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -355,9 +369,9 @@ echo "loadavg before: $LOAD0, after: $LOAD1 (anything well above 0 means other w
 if [[ -n $JSON_OUT ]]; then
   printf '%s\n' "${ROWS[@]}" | jq -s --arg rt "$RUNTIME" --arg ramp "$RAMP" --arg size "$SIZE" \
     --arg mo "$MPATHFS_OPTS" --arg po "$PT_OPTS" --arg kernel "$(uname -r)" --arg fio "$(fio --version)" \
-    --arg loop "${NOTE[loop]:-}" --arg l0 "$LOAD0" --arg l1 "$LOAD1" --arg date "$(date -Iseconds)" --argjson failed "$(printf '%s\n' "${FAILED[@]}" | jq -R . | jq -sc 'map(select(. != ""))')" \
+    --arg loop "${NOTE[loop]:-}" --arg loop_ptll "${NOTE[loop-ptll]:-}" --arg l0 "$LOAD0" --arg l1 "$LOAD1" --arg date "$(date -Iseconds)" --argjson failed "$(printf '%s\n' "${FAILED[@]}" | jq -R . | jq -sc 'map(select(. != ""))')" \
     '{date: $date, rounds: '"$REPEAT"', runtime_s: ($rt | tonumber), ramp_s: ($ramp | tonumber), size: $size, kernel: $kernel, fio: $fio,
-      cpus: '"$(nproc)"', mpathfs_opts: $mo, passthrough_ll_opts: $po, loop: $loop, loadavg_before: $l0, loadavg_after: $l1, failed: $failed, results: .}' >"$JSON_OUT"
+      cpus: '"$(nproc)"', mpathfs_opts: $mo, passthrough_ll_opts: $po, loop: $loop, loop_ptll: $loop_ptll, loadavg_before: $l0, loadavg_after: $l1, failed: $failed, results: .}' >"$JSON_OUT"
   echo "JSON: $JSON_OUT"
 fi
 [[ ${#FAILED[@]} -eq 0 ]]
