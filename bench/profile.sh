@@ -41,7 +41,7 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=$2; shift 2 ;;
     --top) TOP=$2; shift 2 ;;
     --loop) LOOP=1; shift ;;
-    -h | --help) sed -n '2,16p' "$0"; echo "options: --tool perf|perf-all|callgrind|none --job J --runtime S --size SIZE --mode M --mpathfs PATH --mpathfs-opts O --out DIR --top N --loop"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; echo "options: --tool perf|perf-all|callgrind|none --job J --runtime S --size SIZE --mode M --mpathfs PATH --mpathfs-opts O --out DIR --top N --loop"; exit 0 ;;
     *) bench_die "unknown option $1 (see --help)" ;;
   esac
 done
