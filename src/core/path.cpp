@@ -14,7 +14,8 @@ const char* checker_state_name(CheckerState s) {
   return "unknown";
 }
 
-Path::Path(std::string name, std::unique_ptr<PathIo> io) : name_(std::move(name)), io_(std::move(io)) {}
+Path::Path(std::string name, std::unique_ptr<PathIo> io)
+    : name_(std::move(name)), io_(std::move(io)), flusher_(io_) {}
 
 void Path::end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns, bool error) {
   constexpr auto r = std::memory_order_relaxed;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "core/path_flusher.hpp"
 #include "core/path_io.hpp"
 
 namespace mpathfs {
@@ -36,6 +37,9 @@ class Path {
   const std::string& name() const { return name_; }
   PathIo& io() { return *io_; }
   const PathIo& io() const { return *io_; }
+  // Runs this path's fdatasync for Volume::flush (a thread of its own).
+  PathFlusher& flusher() { return flusher_; }
+  const PathFlusher& flusher() const { return flusher_; }
 
   // Routing state (written by Volume under its state mutex).
   bool failed() const { return failed_.load(std::memory_order_acquire); }
@@ -82,7 +86,8 @@ class Path {
 
  private:
   std::string name_;
-  std::unique_ptr<PathIo> io_;
+  std::shared_ptr<PathIo> io_;  // shared with the flusher, which may outlive a hung path
+  PathFlusher flusher_;
   std::atomic<bool> failed_{false};
   std::atomic<bool> lost_{false};
   std::atomic<bool> probing_{false};

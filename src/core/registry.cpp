@@ -411,9 +411,25 @@ std::vector<std::string> Registry::reap_lost() {
 }
 
 void Registry::flush_all() {
-  for (auto& e : list()) {
-    if (int r = e.volume->flush(); r < 0) spdlog::error("{}: flush failed: no path could flush", e.volume->name());
+  // Every volume at once, each bounded by its io_timeout: a hung path
+  // delays an unmount by io_timeout, not by the length of its hang.
+  auto all = list();
+  std::vector<std::pair<Volume::FlushTickets, std::chrono::steady_clock::time_point>> started;
+  started.reserve(all.size());
+  for (auto& e : all) {
+    auto deadline = e.volume->flush_deadline();
+    started.emplace_back(e.volume->begin_flush(), deadline);
   }
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (all[i].volume->end_flush(started[i].first, started[i].second) < 0)
+      spdlog::error("{}: flush failed: no path could flush", all[i].volume->name());
+  }
+}
+
+bool Registry::any_flush_hung() const {
+  for (auto& e : list())
+    if (e.volume->flush_hung()) return true;
+  return false;
 }
 
 void Registry::shut_down_all() {

@@ -82,8 +82,11 @@ class Registry {
   // Destroys volumes whose every path is gone (gmultipath: destroyed on
   // last provider disconnection).  Returns the names destroyed.
   std::vector<std::string> reap_lost();
-  // Flushes every volume (unmount, SIGTERM).
+  // Flushes every volume at once (unmount, SIGTERM), each within its io_timeout.
   void flush_all();
+  // Some path's fdatasync has not returned (a hung path): exit without
+  // closing its file, which would hang too.
+  bool any_flush_hung() const;
   // Fails every request from now on and releases queued ones.
   void shut_down_all();
 

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -53,6 +54,8 @@ inline constexpr uint64_t kNoEpoch = RequestOrigin::kNoEpoch;
 inline constexpr double kFenceWaitSeconds = 60;
 
 class Volume {
+  struct PathSet;  // the path list, defined below
+
  public:
   // path_size: the size every path must have; size: what the volume exposes
   // (path_size minus the metadata sector when labeled).
@@ -81,8 +84,23 @@ class Volume {
   // with ENOSPC.  Bytes written, or -errno, or kTakenOver (see read).
   ssize_t write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply = nullptr,
                 RequestOrigin origin = {}) noexcept;
-  // fdatasync on every working path in parallel; 0 if at least one flushed.
+  // fdatasync on every working path in parallel (volume_flush.cpp); 0 if
+  // at least one flushed.  A path that does not answer within io_timeout
+  // is failed like a path whose I/O timed out.
   int flush() noexcept;
+  // flush() in two halves, so every volume can be flushed at once (unmount).
+  struct FlushTickets {
+    std::shared_ptr<const PathSet> set;  // keeps the flushed paths alive
+    std::array<Path*, kMaxPaths> paths{};
+    std::array<uint64_t, kMaxPaths> tickets{};  // 0: no flusher thread; flushed inline
+    std::array<int, kMaxPaths> inline_rc{};
+    size_t n = 0;
+  };
+  FlushTickets begin_flush() noexcept;
+  int end_flush(const FlushTickets& t, std::chrono::steady_clock::time_point deadline) noexcept;
+  std::chrono::steady_clock::time_point flush_deadline() const noexcept;
+  // A path's fdatasync has not returned yet (its thread is stuck).
+  bool flush_hung() const noexcept;
 
   // ---- control: all-or-nothing, applied before return ----
   // Adds a path (already opened).  EEXIST if present, EINVAL on a size or

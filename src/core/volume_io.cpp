@@ -47,13 +47,17 @@ ssize_t Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte**
   for (;;) {
     auto set = load_set();  // keeps the chosen path alive for this attempt
     Path* p = choose(*set, IoKind::kRead, a);
-    if (!p && a.restored) p = last_resort(*set, a);
+    // A FAIL path tried as a last resort is restored if it answers; any
+    // other answer says nothing of a path's state (it may be a late one,
+    // from before the path was failed — by the admin, too).
+    bool last = false;
+    if (!p && a.restored) last = (p = last_resort(*set, a)) != nullptr;
     if (!p) {
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
     ssize_t n = attempt(*p, ctx, IoKind::kRead, len, off, nullptr, data, reply, 0, a.restored);
-    if (n >= 0 && p->failed()) revive(*p);
+    if (n >= 0 && last) revive(*p);
     if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;  // the request is wrong: return it
     on_path_error(*p, static_cast<int>(-n), a);
@@ -80,13 +84,14 @@ ssize_t Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64_
   for (;;) {
     auto set = load_set();
     Path* p = choose(*set, IoKind::kWrite, a);
-    if (!p && a.restored) p = last_resort(*set, a);
+    bool last = false;  // see read()
+    if (!p && a.restored) last = (p = last_resort(*set, a)) != nullptr;
     if (!p) {
       if (int r = on_no_path(ctx, a)) return r;
       continue;
     }
     ssize_t n = attempt(*p, ctx, IoKind::kWrite, len, off, data, nullptr, reply, epoch, a.restored);
-    if (n >= 0 && p->failed()) revive(*p);
+    if (n >= 0 && last) revive(*p);
     if (n >= 0 || n == kTakenOver) return n;
     if (!is_path_error(static_cast<int>(-n))) return n;
     on_path_error(*p, static_cast<int>(-n), a);
@@ -311,15 +316,16 @@ Path* Volume::last_resort(const PathSet& set, const Attempt& a) const {
   // Not a path that timed out: it is likely still hung, and a retry would
   // cost another io_timeout (and a rescue never ends).
   for (auto& q : set.paths)
-    if (q->failed() && !q->lost() && q->last_error() != ETIMEDOUT && !a.excluded(q.get())) return q.get();
+    if (q->failed() && !q->lost() && !q->admin_failed() && q->last_error() != ETIMEDOUT && !a.excluded(q.get()))
+      return q.get();
   return nullptr;
 }
 
 void Volume::revive(Path& p) noexcept {
   std::lock_guard lk(mu_);
-  if (!p.failed() || p.lost()) return;
+  // Failed by hand meanwhile: only `restore` brings it back.
+  if (!p.failed() || p.lost() || p.admin_failed()) return;
   p.set_failed(false);
-  p.set_admin_failed(false);
   spdlog::warn("{}: path {} answered a last-resort retry, restored", name(), p.name());
   auto set = load_set();
   if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
@@ -342,7 +348,8 @@ int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
     for (auto& p : set->paths) {
       if (p->good()) worth_retry = true;
       // A FAIL path can be retried only after the restore-all rule ran.
-      else if (a.restored && a.first_fail_ns && !p->lost() && p->last_ok_ns() > a.first_fail_ns)
+      else if (a.restored && a.first_fail_ns && !p->lost() && !p->admin_failed() &&
+               p->last_ok_ns() > a.first_fail_ns)
         worth_retry = true;
     }
     if (worth_retry) {
@@ -414,44 +421,6 @@ int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
     ++a.rounds;
   }
   return result;
-}
-
-int Volume::flush() noexcept {
-  auto set = load_set();
-  std::vector<Path*> good;
-  try {
-    for (auto& p : set->paths)
-      if (p->good()) good.push_back(p.get());
-  } catch (...) {
-    return -ENOMEM;
-  }
-  if (good.empty()) return -EIO;
-  std::vector<int> rc(good.size(), 0);
-  std::vector<std::thread> helpers;
-  // The first path is flushed on this thread, the others in parallel: all
-  // paths lead to one disk, but each path's own cache must be flushed.
-  try {
-    for (size_t i = 1; i < good.size(); ++i)
-      helpers.emplace_back([&, i] { rc[i] = good[i]->io().fdatasync(); });
-  } catch (...) {
-    for (size_t i = helpers.size() + 1; i < good.size(); ++i) rc[i] = good[i]->io().fdatasync();
-  }
-  rc[0] = good[0]->io().fdatasync();
-  for (auto& t : helpers) t.join();
-  int ok = 0;
-  for (size_t i = 0; i < good.size(); ++i) {
-    if (rc[i] == 0) {
-      ++ok;
-    } else if (is_path_error(-rc[i])) {
-      std::lock_guard lk(mu_);
-      fail_locked(*set, *good[i], -rc[i], "flush error");
-      // gmultipath's fault logic: the last good path failing restores the
-      // others (a flush is not retried; the next request tries them).
-      if (!any_good_locked(*set) && set->paths.size() > 1) restore_all_except_locked(*set, good[i]);
-      note_state_locked(*set);
-    }
-  }
-  return ok ? 0 : -EIO;
 }
 
 }  // namespace mpathfs

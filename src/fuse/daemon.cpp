@@ -178,10 +178,15 @@ int run_daemon(const DaemonArgs& a) {
   }
   checker.stop();
   reg.shut_down_all();
-  if (int stuck = pool.blocked(); stuck > 0) {
+  const int stuck = pool.blocked();
+  if (const bool flush_hung = reg.any_flush_hung(); stuck > 0 || flush_hung) {
     // Threads stuck in calls to hung paths can never be joined; their late
-    // answers are dropped anyway.  Leave without tearing down under them.
-    spdlog::warn("mpathfs stopped; {} request(s) still stuck on hung paths are abandoned", stuck);
+    // answers are dropped anyway.  Leave without tearing down under them
+    // (closing a hung path's file would hang as well).  The kernel still
+    // waits for a call it already sent to a FUSE server before the last
+    // thread can go: the process is reaped once the path answers.
+    spdlog::warn("mpathfs stopped; {} request(s){} stuck on hung paths abandoned", stuck,
+                 flush_hung ? " and a flush" : "");
     spdlog::shutdown();
     std::_Exit(0);
   }

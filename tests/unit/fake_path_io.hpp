@@ -72,6 +72,7 @@ class FakePathIo final : public PathIo {
   std::atomic<int> fail_next{0};    // the next N reads/writes fail with fail_next_errno
   std::atomic<int> fail_next_errno{EIO};
   std::atomic<bool> hang{false};    // reads/writes block until release()
+  std::atomic<bool> sync_hang{false};  // fdatasync blocks until release()
   // Called (on the I/O thread) before each operation; set before use.
   std::function<void(Op, uint64_t off, size_t len)> hook;
 
@@ -86,6 +87,7 @@ class FakePathIo final : public PathIo {
     {
       std::lock_guard lk(hang_mu_);
       hang.store(false);
+      sync_hang.store(false);
     }
     hang_cv_.notify_all();
   }
@@ -142,6 +144,12 @@ class FakePathIo final : public PathIo {
 
   int fdatasync() noexcept override {
     if (hook) hook(Op::kSync, 0, 0);
+    if (sync_hang.load()) {
+      std::unique_lock lk(hang_mu_);
+      hung.fetch_add(1);
+      hang_cv_.wait(lk, [&] { return !sync_hang.load(); });
+      hung.fetch_sub(1);
+    }
     syncs.fetch_add(1);
     if (int e = sync_errno.load()) {
       errors.fetch_add(1);

@@ -1,0 +1,72 @@
+// Volume: fsync — fdatasync on every working path, in parallel, bounded by
+// io_timeout.  All paths lead to one disk, but each path has its own cache
+// to flush; a path that errs or does not answer in time is failed (as its
+// I/O would be) and the flush succeeds if any path flushed.  A hung
+// fdatasync keeps only its path's flusher thread (PathFlusher), so a frozen
+// path costs a database commit io_timeout once, not the length of the hang.
+#include <spdlog/spdlog.h>
+
+#include "core/errno_class.hpp"
+#include "core/volume.hpp"
+
+namespace mpathfs {
+
+std::chrono::steady_clock::time_point Volume::flush_deadline() const noexcept {
+  return std::chrono::steady_clock::now() + std::chrono::nanoseconds(io_timeout_ns_);
+}
+
+Volume::FlushTickets Volume::begin_flush() noexcept {
+  FlushTickets t;
+  t.set = load_set();
+  for (auto& p : t.set->paths) {
+    if (!p->good() || t.n == t.paths.size()) continue;
+    t.paths[t.n] = p.get();
+    if (auto ticket = p->flusher().request()) {
+      t.tickets[t.n] = *ticket;
+    } else {
+      t.tickets[t.n] = 0;  // no thread to be had: flush here, unbounded
+      t.inline_rc[t.n] = p->io().fdatasync();
+    }
+    ++t.n;
+  }
+  return t;
+}
+
+int Volume::end_flush(const FlushTickets& t, std::chrono::steady_clock::time_point deadline) noexcept {
+  if (t.n == 0) return -EIO;
+  int ok = 0;
+  for (size_t i = 0; i < t.n; ++i) {
+    Path& p = *t.paths[i];
+    // One deadline for all: the paths flush in parallel.
+    std::optional<int> rc = t.tickets[i] ? p.flusher().wait(t.tickets[i], deadline) : t.inline_rc[i];
+    if (rc && *rc == 0) {
+      ++ok;
+      continue;
+    }
+    const int err = rc ? -*rc : ETIMEDOUT;
+    if (rc && !is_path_error(err)) continue;  // an answer about the request, not the path
+    std::lock_guard lk(mu_);
+    if (!rc && !p.failed())
+      spdlog::error("{}: path {} did not answer a flush in {} s (io_timeout)", name(), p.name(),
+                    settings_.io_timeout);
+    fail_locked(*t.set, p, err, rc ? "flush error" : "flush timeout");
+    // gmultipath's fault logic: the last good path failing restores the
+    // others (a flush is not retried; the next request tries them).
+    if (!any_good_locked(*t.set) && t.set->paths.size() > 1) restore_all_except_locked(*t.set, &p);
+    note_state_locked(*t.set);
+  }
+  return ok ? 0 : -EIO;
+}
+
+int Volume::flush() noexcept {
+  const auto deadline = flush_deadline();
+  return end_flush(begin_flush(), deadline);
+}
+
+bool Volume::flush_hung() const noexcept {
+  for (auto& p : load_set()->paths)
+    if (p->flusher().busy()) return true;
+  return false;
+}
+
+}  // namespace mpathfs

@@ -1,0 +1,122 @@
+// Volume::flush: every good path in parallel, bounded by io_timeout.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <future>
+
+#include "unit/fake_path_io.hpp"
+
+using namespace mpathfs;
+using namespace mpathfs::test;
+using namespace std::chrono_literals;
+
+namespace {
+VolumeSettings timeout_settings(double s, Mode m = Mode::kActivePassive) {
+  VolumeSettings v = default_volume_settings(m);
+  v.io_timeout = s;
+  return v;
+}
+}  // namespace
+
+TEST_CASE("flush: a path whose fdatasync hangs is failed after io_timeout, the flush succeeds on the others",
+          "[flush][io_timeout]") {
+  FakeVolume fv(3, {}, timeout_settings(0.3));
+  fv.io(0).sync_hang = true;
+  LogCapture log;
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(fv.vol->flush() == 0);
+  const double took = seconds_since(t0);
+  CHECK(took >= 0.25);
+  CHECK(took < 1.5);
+  CHECK(fv.state_of(0) == PathState::kFail);
+  CHECK(fv.vol->status().paths[0].last_error == std::optional<std::string>("ETIMEDOUT"));
+  CHECK(fv.vol->state() == VolumeState::kDegraded);
+  CHECK(fv.io(1).syncs == 1);
+  CHECK(fv.io(2).syncs == 1);
+  CHECK(log.count("did not answer a flush") == 1);
+  CHECK(fv.vol->flush_hung());  // p0's thread is still inside fdatasync
+
+  // The next flush skips the FAIL path and does not wait for it.
+  const auto t1 = std::chrono::steady_clock::now();
+  CHECK(fv.vol->flush() == 0);
+  CHECK(seconds_since(t1) < 0.25);
+  fv.io(0).release();
+  CHECK(eventually([&] { return !fv.vol->flush_hung(); }));
+}
+
+TEST_CASE("flush: every path hung -> EIO after io_timeout, not after the hang", "[flush][io_timeout]") {
+  FakeVolume fv(2, {}, timeout_settings(0.2));
+  fv.io(0).sync_hang = true;
+  fv.io(1).sync_hang = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(fv.vol->flush() == -EIO);
+  CHECK(seconds_since(t0) < 1.0);
+  fv.io(0).release();
+  fv.io(1).release();
+}
+
+TEST_CASE("flush: concurrent flushes share the paths' fdatasync and all answer", "[flush]") {
+  FakeVolume fv(2);
+  std::vector<std::future<int>> futs;
+  for (int i = 0; i < 8; ++i) futs.push_back(std::async(std::launch::async, [&] { return fv.vol->flush(); }));
+  for (auto& f : futs) CHECK(f.get() == 0);
+  CHECK(fv.io(0).syncs >= 1);
+  CHECK(fv.io(0).syncs <= 8);
+  CHECK(fv.state_of(0) == PathState::kActive);
+}
+
+TEST_CASE("flush: the fdatasync that answers a flush starts after the flush was asked", "[flush]") {
+  // A write acknowledged before fsync must be covered: an fdatasync already
+  // running when the flush is asked does not count.
+  FakeVolume fv(1, {}, timeout_settings(5));
+  fv.io(0).sync_hang = true;
+  auto first = std::async(std::launch::async, [&] { return fv.vol->flush(); });
+  REQUIRE(fv.io(0).wait_hung(1));
+  auto second = std::async(std::launch::async, [&] { return fv.vol->flush(); });
+  std::this_thread::sleep_for(50ms);
+  fv.io(0).release();  // the first fdatasync returns; the second flush needs one more
+  CHECK(first.get() == 0);
+  CHECK(second.get() == 0);
+  CHECK(fv.io(0).syncs == 2);
+}
+
+TEST_CASE("a path failed by hand stays FAIL when a request in flight on it answers later", "[failover][admin]") {
+  for (Mode m : {Mode::kActiveActive, Mode::kActivePassive}) {
+    INFO(mode_name(m));
+    FakeVolume fv(2, {}, default_volume_settings(m));
+    auto data = pattern(512, 3);
+    REQUIRE(fv.write(0, data) == 512);
+    fv.io(0).set_hang();
+    // Two reads: in active-active the second goes where the first is not.
+    auto one_read = [&] {
+      IoContext ctx(1 << 20);
+      const std::byte* d = nullptr;
+      return fv.vol->read(ctx, 512, 0, &d);
+    };
+    auto r1 = std::async(std::launch::async, one_read);
+    auto r2 = std::async(std::launch::async, one_read);
+    REQUIRE(fv.io(0).wait_hung(1));
+    REQUIRE(fv.vol->fail_path("p0"));
+    fv.io(0).release();
+    CHECK(r1.get() == 512);  // a late answer is still a good answer
+    CHECK(r2.get() == 512);
+    CHECK(fv.state_of(0) == PathState::kFail);
+    CHECK(fv.active() == "p1");
+    // Later requests avoid it; only restore brings it back.
+    const uint64_t before = fv.io(0).reads;
+    for (int i = 0; i < 20; ++i) REQUIRE(fv.read(0, 512) == 512);
+    CHECK(fv.io(0).reads == before);
+    REQUIRE(fv.vol->restore_path("p0"));
+    CHECK(fv.state_of(0) != PathState::kFail);
+  }
+}
+
+TEST_CASE("when the last good path fails the restore-all rule brings back a path failed by hand", "[failover][admin]") {
+  FakeVolume fv(2);
+  REQUIRE(fv.vol->fail_path("p0"));
+  fv.io(1).read_errno = EIO;
+  // p1 fails: gmultipath's restore-all rule brings p0 back (the admin's
+  // fail yields to keeping the volume up) and the read is served there.
+  CHECK(fv.read(0, 512) == 512);
+  CHECK(fv.state_of(1) == PathState::kFail);
+}
