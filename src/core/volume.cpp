@@ -49,66 +49,6 @@ bool Volume::has_path(std::string_view name) const { return find_path(name) != n
 
 std::vector<std::shared_ptr<Path>> Volume::paths() const { return load_set()->paths; }
 
-bool Volume::any_good_locked(const PathSet& set) const {
-  return std::any_of(set.paths.begin(), set.paths.end(), [](auto& p) { return p->good(); });
-}
-
-void Volume::fail_locked(const PathSet& set, Path& p, int err, const char* why) {
-  if (err) p.set_last_error(err);
-  if (p.failed()) return;
-  p.set_failed(true);
-  if (err)
-    spdlog::warn("{}: path {} marked FAIL ({} {})", name(), p.name(), why, errno_name(err));
-  else
-    spdlog::warn("{}: path {} marked FAIL ({})", name(), p.name(), why);
-  if (!any_good_locked(set)) {
-    // gmultipath's rule is applied by the caller (I/O retries need it once
-    // per request); here only the active path moves.
-  }
-  move_active_after_locked(set, &p);
-}
-
-void Volume::restore_all_except_locked(const PathSet& set, const Path* except) {
-  for (auto& q : set.paths) {
-    if (q.get() == except || !q->failed() || q->lost()) continue;
-    q->set_failed(false);
-    q->set_admin_failed(false);
-    spdlog::warn("{}: all paths were marked FAIL, restore {}", name(), q->name());
-  }
-  if (!active_.load() || active_.load()->failed()) move_active_after_locked(set, active_.load());
-  path_cv_.notify_all();
-}
-
-// The next good path after `failed` in join order (wrapping) becomes active;
-// restore never calls this, so it never moves a working active path.
-void Volume::move_active_after_locked(const PathSet& set, const Path* failed) {
-  const Path* cur = active_.load();
-  bool cur_ok = false;
-  for (auto& q : set.paths)
-    if (q.get() == cur && q->good()) cur_ok = true;
-  if (cur_ok) return;
-  const size_t n = set.paths.size();
-  size_t start = 0;
-  for (size_t i = 0; i < n; ++i)
-    if (set.paths[i].get() == (failed ? failed : cur)) start = i + 1;
-  for (size_t k = 0; k < n; ++k) {
-    const Path* q = set.paths[(start + k) % n].get();
-    if (q->good()) {
-      active_.store(q);
-      if (mode() != Mode::kActiveActive && n > 1)
-        spdlog::warn("{}: {} is now the active path", name(), q->name());
-      return;
-    }
-  }
-}
-
-void Volume::note_state_locked(const PathSet& set) {
-  const bool broken = !set.paths.empty() && !any_good_locked(set);
-  if (broken && !broken_logged_) spdlog::error("{}: no working path left, volume is BROKEN", name());
-  if (!broken && broken_logged_) spdlog::warn("{}: a path works again, volume is no longer BROKEN", name());
-  broken_logged_ = broken;
-}
-
 Status Volume::add_path(std::shared_ptr<Path> p) {
   PathIo& io = p->io();
   if (io.size() != path_size_)
@@ -164,21 +104,7 @@ Status Volume::remove_path(std::string_view pname) {
     if (q != *it) next->paths.push_back(q);
   std::shared_ptr<Path> gone = *it;
   set_.store(next, std::memory_order_release);
-  if (active_.load() == gone.get()) {
-    // Choose the next good path after the removed one.
-    size_t idx = static_cast<size_t>(it - set->paths.begin());
-    const Path* pick = nullptr;
-    for (size_t k = 0; k < next->paths.size() && !pick; ++k) {
-      const Path* q = next->paths[(idx + k) % next->paths.size()].get();
-      if (q->good()) pick = q;
-    }
-    active_.store(pick);
-    if (pick && mode() != Mode::kActiveActive) spdlog::warn("{}: {} is now the active path", name(), pick->name());
-  }
-  if (!any_good_locked(*next)) {
-    // gmultipath runs the fault logic on remove: restore the others.
-    restore_all_except_locked(*next, nullptr);
-  }
+  after_remove_locked(*next, *gone, static_cast<size_t>(it - set->paths.begin()));
   spdlog::info("{}: path {} removed", name(), gone->name());
   note_state_locked(*next);
   return {};
@@ -191,11 +117,7 @@ Status Volume::fail_path(std::string_view pname) {
     if (!names_match(q->name(), pname)) continue;
     q->set_admin_failed(true);   // even if already FAIL: the checker must not bring it back
     if (q->failed()) return {};  // already FAIL: success, no change (gmultipath)
-    fail_locked(*set, *q, 0, "by request");
-    // gmultipath's fault logic: failing the last good path restores the
-    // others; a single-path volume gets that very path back.
-    if (!any_good_locked(*set)) restore_all_except_locked(*set, set->paths.size() > 1 ? q.get() : nullptr);
-    note_state_locked(*set);
+    on_failure_locked(*set, *q, FailTrigger::kAdminFail, 0, true);
     return {};
   }
   return err_noent("path " + std::string(pname) + " is not in volume " + name());
@@ -206,16 +128,7 @@ Status Volume::restore_path(std::string_view pname) {
   auto set = load_set();
   for (auto& q : set->paths) {
     if (!names_match(q->name(), pname)) continue;
-    q->set_admin_failed(false);
-    if (q->failed()) {
-      q->set_failed(false);
-      spdlog::warn("{}: path {} restored", name(), q->name());
-      // A BROKEN volume gets this path as its active one; otherwise the
-      // active path does not move (gmultipath: restore never moves it).
-      if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
-      path_cv_.notify_all();
-      note_state_locked(*set);
-    }
+    on_return_locked(*set, *q, ReturnTrigger::kAdminRestore);
     return {};
   }
   return err_noent("path " + std::string(pname) + " is not in volume " + name());
@@ -223,23 +136,13 @@ Status Volume::restore_path(std::string_view pname) {
 
 void Volume::checker_restore(Path& p) {
   std::lock_guard lk(mu_);
-  auto set = load_set();
-  bool member = std::any_of(set->paths.begin(), set->paths.end(), [&](auto& q) { return q.get() == &p; });
-  if (!member || !p.failed() || p.lost() || p.admin_failed()) return;
-  p.set_failed(false);
-  spdlog::warn("{}: path {} answers again, restored by the checker (failback=immediate)", name(), p.name());
-  if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
-  path_cv_.notify_all();
-  note_state_locked(*set);
+  on_return_locked(*load_set(), p, ReturnTrigger::kChecker);
 }
 
 void Volume::mark_lost(Path& p, int err) {
   std::lock_guard lk(mu_);
   if (p.lost()) return;
-  p.set_lost();
-  p.set_last_error(err);
-  spdlog::error("{}: path {} is gone ({})", name(), p.name(), errno_name(err));
-  fail_locked(*load_set(), p, err, "gone");
+  on_failure_locked(*load_set(), p, FailTrigger::kGone, err, false);
 }
 
 Status Volume::prefer(std::string_view pname) {

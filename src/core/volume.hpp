@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/block_locks.hpp"
+#include "core/failover.hpp"
 #include "core/inflight.hpp"
 #include "core/io_context.hpp"
 #include "core/mode.hpp"
@@ -194,7 +195,14 @@ class Volume {
   // A FAIL path answered a last-resort retry: it works, restore it.
   void revive(Path& p) noexcept;
 
-  // Locked helpers (mu_ held).
+  // failover.cpp: the one place that decides what a failure or a return
+  // does (mu_ held).  on_failure_locked returns whether it ran gmultipath's
+  // restore-all rule (only when may_restore: once per request).
+  bool on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int err, bool may_restore);
+  bool on_return_locked(const PathSet& set, Path& p, ReturnTrigger t);
+  void after_remove_locked(const PathSet& next, const Path& gone, size_t index);
+
+  // The machinery under them (mu_ held).
   void fail_locked(const PathSet& set, Path& p, int err, const char* why);
   bool any_good_locked(const PathSet& set) const;
   void restore_all_except_locked(const PathSet& set, const Path* except);

@@ -4,8 +4,6 @@
 // I/O would be) and the flush succeeds if any path flushed.  A hung
 // fdatasync keeps only its path's flusher thread (PathFlusher), so a frozen
 // path costs a database commit io_timeout once, not the length of the hang.
-#include <spdlog/spdlog.h>
-
 #include "core/errno_class.hpp"
 #include "core/volume.hpp"
 
@@ -46,14 +44,7 @@ int Volume::end_flush(const FlushTickets& t, std::chrono::steady_clock::time_poi
     const int err = rc ? -*rc : ETIMEDOUT;
     if (rc && !is_path_error(err)) continue;  // an answer about the request, not the path
     std::lock_guard lk(mu_);
-    if (!rc && !p.failed())
-      spdlog::error("{}: path {} did not answer a flush in {} s (io_timeout)", name(), p.name(),
-                    settings_.io_timeout);
-    fail_locked(*t.set, p, err, rc ? "flush error" : "flush timeout");
-    // gmultipath's fault logic: the last good path failing restores the
-    // others (a flush is not retried; the next request tries them).
-    if (!any_good_locked(*t.set) && t.set->paths.size() > 1) restore_all_except_locked(*t.set, &p);
-    note_state_locked(*t.set);
+    on_failure_locked(*t.set, p, rc ? FailTrigger::kFlushError : FailTrigger::kFlushTimeout, err, true);
   }
   return ok ? 0 : -EIO;
 }

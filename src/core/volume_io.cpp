@@ -200,19 +200,14 @@ Volume::TimeoutOutcome Volume::on_io_timeout(Path& p, double waited_s, bool take
   }
   std::lock_guard lk(mu_);
   auto set = load_set();
-  if (!p.failed()) {
+  if (!p.failed())
     spdlog::error("{}: path {} did not answer a request in {:.1f} s (io_timeout {} s)", name(), p.name(), waited_s,
                   settings_.io_timeout);
-    fail_locked(*set, p, ETIMEDOUT, "timeout");
-  }
-  p.set_last_error(ETIMEDOUT);
-  // "Exactly like an I/O error": the restore-all rule, once per request.
-  if (!any_good_locked(*set) && !request_restored && taken_over) {
-    const bool single = set->paths.size() == 1;
-    if (!single) restore_all_except_locked(*set, &p);
+  // "Exactly like an I/O error": the restore-all rule, once per request
+  // (a request nobody else can answer waits for its path instead).
+  if (on_failure_locked(*set, p, FailTrigger::kIoTimeout, ETIMEDOUT, !request_restored && taken_over))
     out.restored = true;
-  }
-  note_state_locked(*set);
+  p.set_last_error(ETIMEDOUT);
   return out;
 }
 
@@ -291,25 +286,13 @@ void Volume::on_path_error(Path& p, int err, Attempt& a) noexcept {
   ++a.rounds;
   if (!a.first_fail_ns) a.first_fail_ns = now_ns();
   std::lock_guard lk(mu_);
-  auto set = load_set();
-  if (is_gone_error(err) && !p.lost()) {
-    p.set_lost();
-    spdlog::error("{}: path {} is gone ({})", name(), p.name(), errno_name(err));
-  }
-  fail_locked(*set, p, err, "I/O error");
-  if (!any_good_locked(*set) && !a.restored) {
-    // gmultipath: when the last good path fails, restore the others (a
-    // device-caused error must not take the volume down) — once per
-    // request, so a persistent failure cannot loop (FreeBSD PR 178473).
-    a.restored = true;
-    const bool single = set->paths.size() == 1;
-    restore_all_except_locked(*set, single ? nullptr : &p);
+  if (on_failure_locked(*load_set(), p, FailTrigger::kIoError, err, !a.restored)) {
     // Each path gets one more try: the restored ones first, then (as a
     // last resort) the one that just failed — its error may have been an
     // answer from before it recovered, while the others fail now.
+    a.restored = true;
     a.ntried = 0;
   }
-  note_state_locked(*set);
 }
 
 Path* Volume::last_resort(const PathSet& set, const Attempt& a) const {
@@ -323,14 +306,7 @@ Path* Volume::last_resort(const PathSet& set, const Attempt& a) const {
 
 void Volume::revive(Path& p) noexcept {
   std::lock_guard lk(mu_);
-  // Failed by hand meanwhile: only `restore` brings it back.
-  if (!p.failed() || p.lost() || p.admin_failed()) return;
-  p.set_failed(false);
-  spdlog::warn("{}: path {} answered a last-resort retry, restored", name(), p.name());
-  auto set = load_set();
-  if (!active_.load() || active_.load()->failed()) move_active_after_locked(*set, nullptr);
-  path_cv_.notify_all();
-  note_state_locked(*set);
+  on_return_locked(*load_set(), p, ReturnTrigger::kLastResort);
 }
 
 int Volume::on_no_path(IoContext& ctx, Attempt& a) noexcept {
