@@ -248,20 +248,8 @@ Result<VolumeSpec> parse_volume(const json& j, size_t index, const std::string& 
   return v;
 }
 
-}  // namespace
-
-Result<Config> parse_config(std::string_view text, const std::string& file) {
-  json j;
-  try {
-    j = json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    return err_inval(file + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) return err_inval(file + ": expected a JSON object at the top");
+Result<Config> parse_config_object(const json& j, const std::string& file) {
   Config c;
-  // Every type is checked before use; this only turns a missed check into
-  // a message instead of an abort.
-  try {
   for (auto& [k, val] : j.items()) {
     if (k == "options") {
       if (!val.is_object()) return type_fault(file, "options", "an object", val);
@@ -294,10 +282,26 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
       return err_inval(file + ": unknown key \"" + escape_word(k) + "\"");
     }
   }
+  return c;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& file) {
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end());
+  } catch (const json::parse_error& e) {
+    return err_inval(file + ": not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) return err_inval(file + ": expected a JSON object at the top");
+  // Every type is checked before use; this only turns a missed check into
+  // a message instead of an abort.
+  try {
+    return parse_config_object(j, file);
   } catch (const json::exception& e) {
     return err_inval(file + ": " + e.what());
   }
-  return c;
 }
 
 Result<Config> load_config(const std::string& file) {

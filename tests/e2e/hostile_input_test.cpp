@@ -6,6 +6,8 @@
 // break status.json, `mpathfs list` or `mpathfs dump`.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <vector>

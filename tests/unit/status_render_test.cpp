@@ -248,7 +248,7 @@ TEST_CASE("status text shows no raw control characters or terminal escapes", "[s
   v.uuid = std::string("\x1b[31m");
   for (const std::string& t : {render_status_table({v}), render_volume_text(v)}) {
     INFO(t);
-    for (unsigned char c : t) CHECK((c >= 0x20 || c == '\n') && c != 0x7f);
+    for (unsigned char c : t) CHECK(((c >= 0x20 || c == '\n') && c != 0x7f));
     CHECK(t.find("/srv/\\033]0;pwned\\007\\033[2J") != std::string::npos);
     CHECK(t.find("/srv/my\\040disk") != std::string::npos);
   }
