@@ -159,10 +159,11 @@ TEST_CASE("hostile input: a path that is not UTF-8 keeps status.json and list wo
   TempDir tmp;
   const std::string raw = make_pattern_file(tmp / "bad\xff\xfe.img", kSize, 5);
   const std::string shown = tmp / "bad\\377\\376.img";
+  const std::string ok = make_pattern_file(tmp / "ok.img", kSize, 5);
   Daemon d(tmp, "none");
-  REQUIRE(ctl_write(d.ctl("create"), "nu " + raw + "\n") == 0);  // a legal file name
+  REQUIRE(ctl_write(d.ctl("create"), "nu " + raw + " " + ok + "\n") == 0);  // a legal file name
   json st = d.status("nu");  // throws when it does not parse
-  CHECK(path_names(st) == Strings{shown});
+  CHECK(path_names(st) == Strings{shown, ok});
   CHECK_THAT(d.status_text(), Contains(shown + " (ACTIVE)"));
   RunResult ls = mp(d.mnt(), {"list"});
   CHECK(ls.exit_code() == 0);

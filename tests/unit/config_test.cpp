@@ -289,7 +289,7 @@ TEST_CASE("a config key of the wrong JSON type is an error naming file, volume, 
   check_config_error(one_volume(R"("name": null, "paths": ["/c"])"), {"volumes[1]", "name", "got null"});
   for (const char* v : {"null", "{}", "[1]"}) {
     check_config_error(std::string(R"({"options": {"file_mode": )") + v + "}}", {"options", "file_mode", "expected"});
-    check_config_error(std::string(R"({"options": )") + v + "}", {"options"});
+    if (std::string_view(v) != "{}") check_config_error(std::string(R"({"options": )") + v + "}", {"options"});
     check_config_error(std::string(R"({"scan": [)") + v + "]}", {"scan"});
   }
 }
