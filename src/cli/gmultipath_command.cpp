@@ -30,6 +30,7 @@
 #include "core/mode.hpp"
 #include "core/path_guard.hpp"
 #include "core/volume_name.hpp"
+#include "core/word_escape.hpp"
 
 namespace mpathfs::cli {
 namespace {
@@ -251,23 +252,16 @@ std::string hint_for(const Context& c, int e, const std::string& name, const std
   }
 }
 
-// A word that one control line can carry: no blanks, no control characters.
-bool one_word(const std::string& w) {
-  if (w.empty()) return false;
-  for (unsigned char ch : w)
-    if (ch <= ' ' || ch == 0x7f) return false;
-  return true;
-}
-
 bool check_name(const std::string& name) {
   if (valid_volume_name(name)) return true;
-  fail_msg("bad volume name '" + name + "' (1-15 characters of A-Za-z0-9._-)");
+  fail_msg("bad volume name '" + escape_word(name) + "' (1-15 characters of A-Za-z0-9._-)");
   return false;
 }
 
+// Blanks travel escaped (\040); control characters the daemon refuses.
 bool check_path_word(const std::string& p) {
-  if (one_word(p)) return true;
-  fail_msg("path '" + p + "' is empty or holds blanks or control characters: a control line cannot carry it");
+  if (!p.empty() && !has_control_character(p)) return true;
+  fail_msg("path '" + escape_word(p) + "' is empty or holds control characters");
   return false;
 }
 
@@ -507,7 +501,11 @@ void print_list(const Context& c, const json& v) {
   // worked out (a labeled path is one sector longer than the volume).
   const json& paths = member(v, "paths");
   uint32_t sector = static_cast<uint32_t>(u64(v, "sector_size"));
-  if (sector == 0) sector = paths.empty() ? 512 : guess_sector_size(text_of(paths.front(), "path"));
+  if (sector == 0 && !paths.empty()) {
+    auto first = unescape_word(text_of(paths.front(), "path"));  // status.json shows names escaped
+    sector = guess_sector_size(first ? *first : std::string());
+  }
+  if (sector == 0) sector = 512;
   const uint64_t path_size = u64(v, "path_size", size + (labeled ? sector : 0));
 
   std::cout << "Providers:\n"
@@ -627,7 +625,7 @@ int run_verb(const VerbDef* def, int argc, char** argv) {
                           verb == Verb::kRestore || verb == Verb::kPrefer;
   if (takes_name && !check_name(name)) return 1;
   // What the daemon is sent; checked after the working directory is
-  // prefixed, which may bring blanks of its own.
+  // prefixed, which may bring characters of its own.
   const std::string daemon_path = path_for_daemon(path);
   std::vector<std::string> daemon_paths;
   for (auto& p : paths) daemon_paths.push_back(path_for_daemon(p));
@@ -656,7 +654,7 @@ int run_verb(const VerbDef* def, int argc, char** argv) {
       if (flag_a) line += " -A";
       if (flag_r) line += " -R";
       if (flag_l) line += " -l";
-      for (auto& p : daemon_paths) line += " " + p;
+      for (auto& p : daemon_paths) line += " " + escape_word(p);
       const bool existed = c.volume_exists(name);
       if (apply(c, c.ctl("create"), line + "\n", name, "", existed)) return 1;
       say_done(c, name, "");
@@ -675,7 +673,7 @@ int run_verb(const VerbDef* def, int argc, char** argv) {
     case Verb::kRestore:
     case Verb::kPrefer: {
       const std::string file(def->name);
-      if (apply(c, c.ctl(name, file), daemon_path + "\n", name, path, true)) return 1;
+      if (apply(c, c.ctl(name, file), escape_word(daemon_path) + "\n", name, path, true)) return 1;
       say_done(c, name, path);
       return 0;
     }

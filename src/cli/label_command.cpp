@@ -11,6 +11,7 @@
 
 #include "core/label.hpp"
 #include "core/metadata.hpp"
+#include "core/word_escape.hpp"
 
 namespace mpathfs::cli {
 namespace {
@@ -58,11 +59,13 @@ Result<std::optional<Metadata>> read_path_metadata(const std::string& path) {
   return md;
 }
 
+// A label's name and UUID are bytes from a disk anyone may have written:
+// shown escaped (\ooo), never as raw terminal control or invalid UTF-8.
 void print_text(const std::string& path, const Metadata& md) {
-  std::cout << "Metadata on " << path << ":\n"
+  std::cout << "Metadata on " << escape_word(path) << ":\n"
             << "       Magic: GEOM::MULTIPATH\n"
-            << "        UUID: " << md.uuid << "\n"
-            << "        Name: " << md.name << "\n"
+            << "        UUID: " << escape_word(md.uuid) << "\n"
+            << "        Name: " << escape_word(md.name) << "\n"
             << "     Version: " << md.version << "\n"
             << "  Sectorsize: " << md.sector_size << "\n"
             << "        Size: " << md.size << "\n"
@@ -70,10 +73,10 @@ void print_text(const std::string& path, const Metadata& md) {
 }
 
 nlohmann::ordered_json to_json(const std::string& path, const Metadata& md) {
-  return {{"path", path},
+  return {{"path", escape_word(path)},
           {"magic", "GEOM::MULTIPATH"},
-          {"uuid", md.uuid},
-          {"name", md.name},
+          {"uuid", escape_word(md.uuid)},
+          {"name", escape_word(md.name)},
           {"version", md.version},
           {"sectorsize", md.sector_size},
           {"size", md.size},
@@ -164,7 +167,7 @@ int run_dump(int argc, char** argv) {
       first = false;
     }
   }
-  if (json) std::cout << all.dump(2) << "\n";
+  if (json) std::cout << all.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
   return status;
 }
 

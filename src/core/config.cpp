@@ -10,18 +10,34 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/limits.hpp"
 #include "core/volume_name.hpp"
+#include "core/word_escape.hpp"
 
 namespace mpathfs {
 namespace {
 
 bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
-Result<double> parse_seconds(std::string_view key, std::string_view v, bool allow_zero) {
+std::string range_text(double lo, double hi) {
+  std::ostringstream os;
+  os << lo << ".." << hi;
+  return os.str();
+}
+
+// NaN and infinities fail the comparisons, so they are refused too.
+Status check_seconds(std::string_view key, double d, double lo, double hi, std::string_view got) {
+  if (d >= lo && d <= hi) return {};
+  return err_inval(std::string(key) + ": expected seconds " + range_text(lo, hi) + ", got " + std::string(got));
+}
+
+Result<double> parse_seconds(std::string_view key, std::string_view v, double lo, double hi) {
   double d = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-  if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(d) || d < 0 || (!allow_zero && d == 0))
-    return err_inval("option " + std::string(key) + ": expected a number of seconds, got '" + std::string(v) + "'");
+  if (ec != std::errc() || p != v.data() + v.size())
+    return err_inval("option " + std::string(key) + ": expected a number of seconds " + range_text(lo, hi) +
+                     ", got '" + std::string(v) + "'");
+  if (auto s = check_seconds(key, d, lo, hi, "'" + std::string(v) + "'"); !s) return Error{EINVAL, "option " + s.error().msg};
   return d;
 }
 
@@ -37,7 +53,7 @@ Result<int> parse_int(std::string_view key, std::string_view v, int lo, int hi) 
 Result<uint32_t> parse_octal_mode(std::string_view key, std::string_view v) {
   unsigned m = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), m, 8);
-  if (ec != std::errc() || p != v.data() + v.size() || m > 07777)
+  if (ec != std::errc() || p != v.data() + v.size() || m > kMaxFileMode)
     return err_inval("option " + std::string(key) + ": expected an octal mode like 0600, got '" + std::string(v) + "'");
   return m;
 }
@@ -72,19 +88,19 @@ Status apply_option(DaemonOptions& o, std::string_view opt) {
   std::string_view key = opt.substr(0, eq);
   std::string_view val = eq == std::string_view::npos ? std::string_view() : opt.substr(eq + 1);
   if (key == "workers") {
-    auto v = parse_int(key, val, 1, 64);
+    auto v = parse_int(key, val, kMinWorkers, kMaxWorkers);
     if (!v) return v.error();
     o.workers = *v;
   } else if (key == "check_interval") {
-    auto v = parse_seconds(key, val, false);
+    auto v = parse_seconds(key, val, kMinCheckInterval, kMaxCheckInterval);
     if (!v) return v.error();
     o.check_interval = *v;
   } else if (key == "io_timeout") {
-    auto v = parse_seconds(key, val, false);
+    auto v = parse_seconds(key, val, kMinIoTimeout, kMaxIoTimeout);
     if (!v) return v.error();
     o.io_timeout = *v;
   } else if (key == "no_path_retry") {
-    auto v = parse_int(key, val, -1, 1 << 30);
+    auto v = parse_int(key, val, kMinNoPathRetry, kMaxNoPathRetry);
     if (!v) return v.error();
     o.no_path_retry = *v;
   } else if (key == "failback") {
@@ -136,61 +152,137 @@ namespace {
 
 using nlohmann::json;
 
+// A JSON scalar as the text of a -o value.  Numbers keep every digit
+// (dump() round-trips), so range checks see what the file says.
 std::string scalar_to_option_value(const json& v) {
   if (v.is_string()) return v.get<std::string>();
   if (v.is_boolean()) return v.get<bool>() ? "on" : "off";
-  if (v.is_number_integer()) return std::to_string(v.get<long long>());
-  std::ostringstream os;
-  os << v.get<double>();
-  return os.str();
+  return v.dump();
+}
+
+bool is_scalar(const json& v) { return v.is_string() || v.is_boolean() || v.is_number(); }
+
+// "expected X, got null": every type fault names what was found.
+Error type_fault(const std::string& at, std::string_view key, std::string_view expected, const json& got) {
+  return err_inval(at + ": " + std::string(key) + ": expected " + std::string(expected) + ", got " +
+                   std::string(got.type_name()));
+}
+
+// An integer within [lo, hi], whatever JSON number it was written as
+// (a huge unsigned must not wrap into range).
+bool integer_in(const json& v, long long lo, long long hi, long long* out) {
+  if (v.is_number_unsigned()) {
+    const auto u = v.get<unsigned long long>();
+    if (hi < 0 || u > static_cast<unsigned long long>(hi) || static_cast<long long>(u) < lo) return false;
+    *out = static_cast<long long>(u);
+    return true;
+  }
+  if (!v.is_number_integer()) return false;
+  const auto i = v.get<long long>();
+  if (i < lo || i > hi) return false;
+  *out = i;
+  return true;
 }
 
 Result<VolumeSpec> parse_volume(const json& j, size_t index, const std::string& where) {
   std::string at = where + ": volumes[" + std::to_string(index) + "]";
   if (!j.is_object()) return err_inval(at + ": expected an object");
   VolumeSpec v;
-  if (!j.contains("name") || !j["name"].is_string()) return err_inval(at + ": missing \"name\"");
+  if (!j.contains("name")) return err_inval(at + ": missing \"name\"");
+  if (!j["name"].is_string()) return type_fault(at, "name", "a string", j["name"]);
   v.name = j["name"].get<std::string>();
-  at = where + ": volume " + v.name;
+  at = where + ": volume " + escape_word(v.name);
   if (!valid_volume_name(v.name)) return err_inval(at + ": bad name (1-15 characters of A-Za-z0-9._-)");
+  if (reserved_volume_name(v.name)) return err_inval(at + ": the name is reserved by the mounted tree");
   for (auto& [k, val] : j.items()) {
     if (k == "name") continue;
     if (k == "mode") {
-      if (!val.is_string() || !parse_mode(val.get<std::string>()))
+      if (!val.is_string()) return type_fault(at, "mode", "a string (active-passive, active-active or active-read)", val);
+      if (!parse_mode(val.get<std::string>()))
         return err_inval(at + ": mode: expected active-passive, active-active or active-read");
       v.mode = parse_mode(val.get<std::string>());
     } else if (k == "paths") {
-      if (!val.is_array() || val.empty()) return err_inval(at + ": paths: expected a non-empty list of paths");
+      if (!val.is_array()) return type_fault(at, "paths", "a list of paths", val);
+      if (val.empty()) return err_inval(at + ": paths: expected a non-empty list of paths");
       for (auto& p : val) {
-        if (!p.is_string() || p.get<std::string>().empty()) return err_inval(at + ": paths: expected strings");
-        v.paths.push_back(p.get<std::string>());
+        if (!p.is_string()) return type_fault(at, "paths", "strings", p);
+        const auto& name = p.get_ref<const std::string&>();
+        if (name.empty()) return err_inval(at + ": paths: an empty path");
+        if (has_control_character(name))
+          return err_inval(at + ": paths: '" + escape_word(name) + "' holds control characters");
+        v.paths.push_back(name);
       }
     } else if (k == "no_path_retry") {
-      if (!val.is_number_integer() || val.get<long long>() < -1) return err_inval(at + ": no_path_retry: expected -1, 0 or seconds");
-      v.no_path_retry = static_cast<int>(val.get<long long>());
+      long long n = 0;
+      if (!integer_in(val, kMinNoPathRetry, kMaxNoPathRetry, &n))
+        return err_inval(at + ": no_path_retry: expected an integer " + std::to_string(kMinNoPathRetry) + ".." +
+                         std::to_string(kMaxNoPathRetry) + " (-1 queue forever), got " + val.dump());
+      v.no_path_retry = static_cast<int>(n);
     } else if (k == "io_timeout") {
-      if (!val.is_number() || val.get<double>() <= 0) return err_inval(at + ": io_timeout: expected seconds > 0");
+      if (!val.is_number()) return type_fault(at, "io_timeout", "a number of seconds", val);
+      if (auto s = check_seconds("io_timeout", val.get<double>(), kMinIoTimeout, kMaxIoTimeout, val.dump()); !s)
+        return err_inval(at + ": " + s.error().msg);
       v.io_timeout = val.get<double>();
     } else if (k == "file_mode") {
+      if (!val.is_string() && !val.is_number_unsigned())
+        return type_fault(at, "file_mode", "an octal mode string like \"0640\"", val);
       auto m = parse_octal_mode("file_mode", scalar_to_option_value(val));
       if (!m) return err_inval(at + ": " + m.error().msg);
       v.file_mode = *m;
     } else if (k == "uid" || k == "gid") {
-      if (!val.is_number_unsigned() || val.get<uint64_t>() > 0xfffffffeull)
-        return err_inval(at + ": " + k + ": expected a number 0..4294967294");
-      (k == "uid" ? v.uid : v.gid) = static_cast<uint32_t>(val.get<uint64_t>());
+      long long id = 0;
+      if (!integer_in(val, 0, static_cast<long long>(kMaxId), &id))
+        return err_inval(at + ": " + k + ": expected a number 0.." + std::to_string(kMaxId) + ", got " + val.dump());
+      (k == "uid" ? v.uid : v.gid) = static_cast<uint32_t>(id);
     } else if (k == "label") {
       // In a config, "label": true labels the disks the first time only:
       // a start must not give the volume a new UUID each time.
-      if (!val.is_boolean()) return err_inval(at + ": label: expected true or false");
+      if (!val.is_boolean()) return type_fault(at, "label", "true or false", val);
       v.label = val.get<bool>();
       v.label_only_if_unlabeled = true;
     } else {
-      return err_inval(at + ": unknown key \"" + k + "\"");
+      return err_inval(at + ": unknown key \"" + escape_word(k) + "\"");
     }
   }
   if (v.paths.empty()) return err_inval(at + ": missing \"paths\"");
   return v;
+}
+
+Result<Config> parse_config_object(const json& j, const std::string& file) {
+  Config c;
+  for (auto& [k, val] : j.items()) {
+    if (k == "options") {
+      if (!val.is_object()) return type_fault(file, "options", "an object", val);
+      for (auto& [ok, ov] : val.items()) {
+        if (!is_scalar(ov)) return type_fault(file + ": options", escape_word(ok), "a number, string or boolean", ov);
+        std::string opt = ok;
+        if (ov.is_boolean() && (ok == "allow_other" || ok == "ro" || ok == "default_permissions")) {
+          if (!ov.get<bool>()) continue;  // a flag: present or absent
+        } else {
+          opt += "=" + scalar_to_option_value(ov);
+        }
+        if (auto s = apply_option(c.options, opt); !s) return err_inval(file + ": options: " + s.error().msg);
+      }
+    } else if (k == "volumes") {
+      if (!val.is_array()) return type_fault(file, "volumes", "a list", val);
+      std::set<std::string> names;
+      for (size_t i = 0; i < val.size(); ++i) {
+        auto v = parse_volume(val[i], i, file);
+        if (!v) return v.error();
+        if (!names.insert(v->name).second) return err_inval(file + ": volume " + v->name + ": defined twice");
+        c.volumes.push_back(std::move(v).value());
+      }
+    } else if (k == "scan") {
+      if (!val.is_array()) return type_fault(file, "scan", "a list of globs", val);
+      for (auto& g : val) {
+        if (!g.is_string()) return type_fault(file, "scan", "strings", g);
+        c.options.scan.push_back(g.get<std::string>());
+      }
+    } else {
+      return err_inval(file + ": unknown key \"" + escape_word(k) + "\"");
+    }
+  }
+  return c;
 }
 
 }  // namespace
@@ -203,41 +295,13 @@ Result<Config> parse_config(std::string_view text, const std::string& file) {
     return err_inval(file + ": not valid JSON: " + e.what());
   }
   if (!j.is_object()) return err_inval(file + ": expected a JSON object at the top");
-  Config c;
-  for (auto& [k, val] : j.items()) {
-    if (k == "options") {
-      if (!val.is_object()) return err_inval(file + ": options: expected an object");
-      for (auto& [ok, ov] : val.items()) {
-        if (ov.is_object() || ov.is_array() || ov.is_null())
-          return err_inval(file + ": options: " + ok + ": expected a value");
-        std::string opt = ok;
-        if (ov.is_boolean() && (ok == "allow_other" || ok == "ro" || ok == "default_permissions")) {
-          if (!ov.get<bool>()) continue;  // a flag: present or absent
-        } else {
-          opt += "=" + scalar_to_option_value(ov);
-        }
-        if (auto s = apply_option(c.options, opt); !s) return err_inval(file + ": options: " + s.error().msg);
-      }
-    } else if (k == "volumes") {
-      if (!val.is_array()) return err_inval(file + ": volumes: expected a list");
-      std::set<std::string> names;
-      for (size_t i = 0; i < val.size(); ++i) {
-        auto v = parse_volume(val[i], i, file);
-        if (!v) return v.error();
-        if (!names.insert(v->name).second) return err_inval(file + ": volume " + v->name + ": defined twice");
-        c.volumes.push_back(std::move(v).value());
-      }
-    } else if (k == "scan") {
-      if (!val.is_array()) return err_inval(file + ": scan: expected a list of globs");
-      for (auto& g : val) {
-        if (!g.is_string()) return err_inval(file + ": scan: expected strings");
-        c.options.scan.push_back(g.get<std::string>());
-      }
-    } else {
-      return err_inval(file + ": unknown key \"" + k + "\"");
-    }
+  // Every type is checked before use; this only turns a missed check into
+  // a message instead of an abort.
+  try {
+    return parse_config_object(j, file);
+  } catch (const json::exception& e) {
+    return err_inval(file + ": " + e.what());
   }
-  return c;
 }
 
 Result<Config> load_config(const std::string& file) {

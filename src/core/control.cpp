@@ -2,7 +2,9 @@
 
 #include <charconv>
 
+#include "core/limits.hpp"
 #include "core/volume_name.hpp"
+#include "core/word_escape.hpp"
 
 namespace mpathfs {
 namespace {
@@ -42,6 +44,17 @@ Result<std::string> single_word(std::string_view line, const char* what) {
   if (words.empty()) return err_inval(std::string("expected ") + what + ", got an empty line");
   if (words.size() > 1) return err_inval(std::string("expected one ") + what + ", got " + std::to_string(words.size()) + " words");
   return words[0];
+}
+
+// A path word as written (\040 for a blank, ...) to the path's name.  A
+// new path (create, add) must not hold control characters: no tool could
+// show or type it safely.
+Result<std::string> path_of(const std::string& word, bool new_path, std::string_view verb) {
+  auto p = unescape_word(word);
+  if (!p) return err_inval(std::string(verb) + ": " + p.error().msg);
+  if (new_path && has_control_character(*p))
+    return err_inval(std::string(verb) + ": path '" + escape_word(*p) + "' holds control characters");
+  return p;
 }
 
 }  // namespace
@@ -96,9 +109,11 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
             }
           }
         } else if (c.name.empty()) {
-          c.name = w;
+          c.name = w;  // a valid name has no backslash: nothing to unescape
         } else {
-          c.paths.push_back(w);
+          auto p = path_of(w, true, "create");
+          if (!p) return p.error();
+          c.paths.push_back(std::move(*p));
         }
       }
       if (have_a + have_r + have_p > 1) return err_inval("create: -A, -R and -P exclude each other");
@@ -107,7 +122,9 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
       if (have_p) c.mode = Mode::kActivePassive;
       if (c.name.empty()) return err_inval("create: expected NAME [-A|-R] [-l] PATH [PATH...]");
       if (!valid_volume_name(c.name))
-        return err_inval("create: bad volume name '" + c.name + "' (1-15 characters of A-Za-z0-9._-)");
+        return err_inval("create: bad volume name '" + escape_word(c.name) + "' (1-15 characters of A-Za-z0-9._-)");
+      if (reserved_volume_name(c.name))
+        return err_inval("create: volume name '" + c.name + "' is reserved by the mounted tree");
       if (c.paths.empty()) return err_inval("create: volume " + c.name + " needs at least one path");
       return Command{std::move(c)};
     }
@@ -115,7 +132,7 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
     case CtlFile::kStop: {
       auto w = single_word(*line, "volume name");
       if (!w) return w.error();
-      if (!valid_volume_name(*w)) return err_inval("bad volume name '" + *w + "'");
+      if (!valid_volume_name(*w)) return err_inval("bad volume name '" + escape_word(*w) + "'");
       if (file == CtlFile::kDestroy) return Command{DestroyCmd{std::move(*w)}};
       return Command{StopCmd{std::move(*w)}};
     }
@@ -126,7 +143,9 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
     case CtlFile::kPrefer: {
       auto w = single_word(*line, "path");
       if (!w) return w.error();
-      return Command{PathCmd{file, std::move(*w)}};
+      auto p = path_of(*w, file == CtlFile::kAdd, ctl_file_name(file));
+      if (!p) return p.error();
+      return Command{PathCmd{file, std::move(*p)}};
     }
     case CtlFile::kRotate:
       return Command{RotateCmd{}};  // anything rotates (SPEC)
@@ -142,8 +161,10 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
       if (!w) return w.error();
       int v = 0;
       auto [p, ec] = std::from_chars(w->data(), w->data() + w->size(), v);
-      if (ec != std::errc() || p != w->data() + w->size() || v < -1)
-        return err_inval("no_path_retry: expected seconds (-1 queue forever, 0 fail at once), got '" + *w + "'");
+      if (ec != std::errc() || p != w->data() + w->size() || v < kMinNoPathRetry || v > kMaxNoPathRetry)
+        return err_inval("no_path_retry: expected seconds " + std::to_string(kMinNoPathRetry) + ".." +
+                         std::to_string(kMaxNoPathRetry) + " (-1 queue forever, 0 fail at once), got '" +
+                         escape_word(*w) + "'");
       return Command{NoPathRetryCmd{v}};
     }
   }

@@ -44,7 +44,10 @@ using Command = std::variant<CreateCmd, DestroyCmd, StopCmd, PathCmd, RotateCmd,
 inline constexpr size_t kMaxControlWrite = 64 * 1024;
 
 // Parses what was written to `file`.  EINVAL with a reason for anything but
-// one well-formed line (a trailing newline is allowed).
+// one well-formed line (a trailing newline is allowed).  Path words may
+// carry \ooo escapes (word_escape.hpp: \040 for a blank); the command holds
+// the unescaped names.  New paths (create, add) must not hold control
+// characters; volume names reserved by the tree are refused.
 Result<Command> parse_control(CtlFile file, std::string_view text);
 
 // Splits a line on blanks.

@@ -58,7 +58,7 @@ void Registry::insert(std::shared_ptr<Volume> v) {
 
 namespace {
 // Names the mounted tree itself uses at its top.
-bool reserved_name(const std::string& n) { return n == "status" || n == "ctl"; }
+bool reserved_name(const std::string& n) { return !usable_volume_name(n); }
 }  // namespace
 
 Status Registry::create(const VolumeSpec& spec) {

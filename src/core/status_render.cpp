@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/word_escape.hpp"
+
 namespace mpathfs {
 
 const char* path_state_name(PathState s) {
@@ -32,12 +34,15 @@ std::string pad(std::string_view s, size_t w) {
 }
 }  // namespace
 
+// Names and paths come from configs, control writes and disk labels: they
+// are shown escaped (word_escape.hpp), so no byte of them can break a line,
+// the JSON or a terminal, and what is read can be written back to ctl/.
 std::string render_status_table(const std::vector<VolumeStatus>& volumes) {
   // Column widths adapt to the longest entry (gmultipath: at least the
   // header's width); two blanks between columns.
   size_t wname = 4, wstate = 6;
   for (auto& v : volumes) {
-    wname = std::max(wname, v.name.size());
+    wname = std::max(wname, escape_word(v.name).size());
     wstate = std::max(wstate, std::string_view(volume_state_name(v.state)).size());
   }
   wname += 2;
@@ -45,11 +50,12 @@ std::string render_status_table(const std::vector<VolumeStatus>& volumes) {
   for (auto& v : volumes) {
     bool first = true;
     for (auto& p : v.paths) {
-      out += pad(first ? v.name : "", wname) + "  " + pad(first ? volume_state_name(v.state) : "", wstate) + "  " +
-             p.path + " (" + path_state_name(p.state) + ")\n";
+      out += pad(first ? escape_word(v.name) : "", wname) + "  " +
+             pad(first ? volume_state_name(v.state) : "", wstate) + "  " + escape_word(p.path) + " (" +
+             path_state_name(p.state) + ")\n";
       first = false;
     }
-    if (v.paths.empty()) out += pad(v.name, wname) + "  " + volume_state_name(v.state) + "\n";
+    if (v.paths.empty()) out += pad(escape_word(v.name), wname) + "  " + volume_state_name(v.state) + "\n";
   }
   return out;
 }
@@ -57,29 +63,30 @@ std::string render_status_table(const std::vector<VolumeStatus>& volumes) {
 std::string render_volume_text(const VolumeStatus& v) {
   std::string out;
   char line[512];
-  out += "Name: " + v.name + "\n";
+  out += "Name: " + escape_word(v.name) + "\n";
   out += "Mode: " + std::string(mode_name(v.mode)) + "\n";
   out += "State: " + std::string(volume_state_name(v.state)) + "\n";
   out += "Size: " + std::to_string(v.size) + "\n";
-  out += "UUID: " + (v.uuid ? *v.uuid : std::string("-")) + "\n";
+  out += "UUID: " + (v.uuid ? escape_word(*v.uuid) : std::string("-")) + "\n";
   out += "Type: " + std::string(v.uuid ? "AUTOMATIC" : "MANUAL") + "\n";
   std::snprintf(line, sizeof line, "No-path-retry: %d\nIO-timeout: %g\nQueued: %llu\nOpen: %d\n", v.no_path_retry,
                 v.io_timeout, static_cast<unsigned long long>(v.queued), v.open_handles);
   out += line;
+  // The path column is padded here, not by snprintf: a path may be longer
+  // than any fixed line buffer.
   size_t wpath = 4;
-  for (auto& p : v.paths) wpath = std::max(wpath, p.path.size());
-  std::snprintf(line, sizeof line, "%-*s  %-7s  %-7s  %10s  %10s  %14s  %14s  %7s  %8s  %11s  %s\n",
-                static_cast<int>(wpath), "Path", "State", "Checker", "Reads", "Writes", "ReadBytes", "WriteBytes",
-                "Errors", "Inflight", "Latency(us)", "LastError");
-  out += line;
+  for (auto& p : v.paths) wpath = std::max(wpath, escape_word(p.path).size());
+  std::snprintf(line, sizeof line, "  %-7s  %-7s  %10s  %10s  %14s  %14s  %7s  %8s  %11s  %s\n", "State", "Checker",
+                "Reads", "Writes", "ReadBytes", "WriteBytes", "Errors", "Inflight", "Latency(us)", "LastError");
+  out += pad("Path", wpath) + line;
   for (auto& p : v.paths) {
-    std::snprintf(line, sizeof line, "%-*s  %-7s  %-7s  %10llu  %10llu  %14llu  %14llu  %7llu  %8d  %11.1f  %s%s\n",
-                  static_cast<int>(wpath), p.path.c_str(), path_state_name(p.state), p.checker.c_str(),
-                  static_cast<unsigned long long>(p.reads), static_cast<unsigned long long>(p.writes),
-                  static_cast<unsigned long long>(p.read_bytes), static_cast<unsigned long long>(p.write_bytes),
-                  static_cast<unsigned long long>(p.errors), p.inflight, p.mean_latency_us,
-                  p.last_error ? p.last_error->c_str() : "-", p.lost ? " (gone)" : "");
-    out += line;
+    std::snprintf(line, sizeof line, "  %-7s  %-7s  %10llu  %10llu  %14llu  %14llu  %7llu  %8d  %11.1f  ",
+                  path_state_name(p.state), escape_word(p.checker).c_str(), static_cast<unsigned long long>(p.reads),
+                  static_cast<unsigned long long>(p.writes), static_cast<unsigned long long>(p.read_bytes),
+                  static_cast<unsigned long long>(p.write_bytes), static_cast<unsigned long long>(p.errors),
+                  p.inflight, p.mean_latency_us);
+    out += pad(escape_word(p.path), wpath) + line + (p.last_error ? escape_word(*p.last_error) : "-") +
+           (p.lost ? " (gone)" : "") + "\n";
   }
   return out;
 }
@@ -88,7 +95,7 @@ nlohmann::json volume_to_json(const VolumeStatus& v) {
   nlohmann::json paths = nlohmann::json::array();
   for (auto& p : v.paths) {
     paths.push_back({
-        {"path", p.path},
+        {"path", escape_word(p.path)},
         {"state", path_state_name(p.state)},
         {"reads", p.reads},
         {"writes", p.writes},
@@ -97,20 +104,20 @@ nlohmann::json volume_to_json(const VolumeStatus& v) {
         {"errors", p.errors},
         {"inflight", p.inflight},
         {"mean_latency_us", p.mean_latency_us},
-        {"last_error", p.last_error ? nlohmann::json(*p.last_error) : nlohmann::json(nullptr)},
-        {"checker", p.checker},
+        {"last_error", p.last_error ? nlohmann::json(escape_word(*p.last_error)) : nlohmann::json(nullptr)},
+        {"checker", escape_word(p.checker)},
         {"lost", p.lost},
         {"direct", p.direct},
     });
   }
   return {
-      {"name", v.name},
+      {"name", escape_word(v.name)},
       {"mode", std::string(mode_name(v.mode))},
       {"state", volume_state_name(v.state)},
       {"size", v.size},
       {"path_size", v.path_size},
       {"sector_size", v.sector_size},
-      {"uuid", v.uuid ? nlohmann::json(*v.uuid) : nlohmann::json(nullptr)},
+      {"uuid", v.uuid ? nlohmann::json(escape_word(*v.uuid)) : nlohmann::json(nullptr)},
       {"no_path_retry", v.no_path_retry},
       {"io_timeout", v.io_timeout},
       {"queued", v.queued},
@@ -119,6 +126,10 @@ nlohmann::json volume_to_json(const VolumeStatus& v) {
   };
 }
 
-std::string render_volume_json(const VolumeStatus& v) { return volume_to_json(v).dump() + "\n"; }
+// Every string is escaped already; replace() keeps dump() from throwing
+// should one ever slip through.
+std::string render_volume_json(const VolumeStatus& v) {
+  return volume_to_json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
 
 }  // namespace mpathfs

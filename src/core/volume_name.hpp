@@ -13,4 +13,19 @@ inline constexpr size_t kMaxVolumeNameLength = 15;
 // a file name under MNT/ ("." and ".." are refused: they name directories).
 bool valid_volume_name(std::string_view name);
 
+// Names the mounted tree takes for itself: MNT/status, MNT/metrics, MNT/ctl,
+// and ctl/create, ctl/rescan, ctl/destroy, ctl/stop (a volume's ctl/VOL
+// directory would shadow them).  "-" reads as an option to every tool.
+inline bool reserved_volume_name(std::string_view name) {
+  constexpr std::string_view kReserved[] = {"status", "metrics", "ctl", "create", "rescan", "destroy", "stop", "-"};
+  for (auto r : kReserved)
+    if (name == r) return true;
+  return false;
+}
+
+// A name a new volume may take (ctl/create, the config): valid, not reserved.
+inline bool usable_volume_name(std::string_view name) {
+  return valid_volume_name(name) && !reserved_volume_name(name);
+}
+
 }  // namespace mpathfs

@@ -269,3 +269,88 @@ TEST_CASE("expand_globs expands and de-duplicates", "[config]") {
   std::filesystem::remove_all(dir);
   CHECK(out == std::vector<std::string>{(dir / "a1").string(), (dir / "a2").string(), (dir / "b1").string()});
 }
+
+TEST_CASE("a config key of the wrong JSON type is an error naming file, volume, key and type", "[config][errors]") {
+  // These aborted the daemon (nlohmann type_error 302) before.
+  for (const char* v : {"null", "{}", "[1]", "true", "1.5"}) {
+    INFO("file_mode: " << v);
+    check_config_error(one_volume(std::string(R"("name": "vm1", "paths": ["/c"], "file_mode": )") + v),
+                       {"volume vm1", "file_mode", "expected"});
+  }
+  check_config_error(one_volume(R"("name": "vm1", "paths": ["/c"], "file_mode": null)"), {"got null"});
+  for (const char* key : {"io_timeout", "no_path_retry", "uid", "gid", "mode", "label", "paths"}) {
+    for (const char* v : {"null", "{}", "[1]", "\"x\""}) {
+      if (std::string_view(key) == "paths" && std::string_view(v) == "[1]") continue;  // a list of a number
+      INFO(key << ": " << v);
+      check_config_error(one_volume(std::string(R"("name": "vm1", "paths": ["/c"], ")") + key + "\": " + v),
+                         {"volume vm1", key});
+    }
+  }
+  check_config_error(one_volume(R"("name": null, "paths": ["/c"])"), {"volumes[1]", "name", "got null"});
+  for (const char* v : {"null", "{}", "[1]"}) {
+    check_config_error(std::string(R"({"options": {"file_mode": )") + v + "}}", {"options", "file_mode", "expected"});
+    if (std::string_view(v) != "{}") check_config_error(std::string(R"({"options": )") + v + "}", {"options"});
+    check_config_error(std::string(R"({"scan": [)") + v + "]}", {"scan"});
+  }
+}
+
+TEST_CASE("config numbers are range-checked, never wrapped", "[config][errors][ranges]") {
+  // no_path_retry wrapped: 2^32 -> 0, 2^31 -> negative, 2^64-1 -> -1 (queue forever).
+  for (const char* v : {"4294967296", "2147483648", "18446744073709551615", "-2", "31536001", "-9223372036854775808"}) {
+    INFO("no_path_retry " << v);
+    check_config_error(one_volume(std::string(R"("name": "vm1", "paths": ["/c"], "no_path_retry": )") + v),
+                       {"volume vm1", "no_path_retry", "-1..31536000"});
+  }
+  for (const char* v : {"0", "0.05", "1e-300", "86401", "1e300", "-1"}) {
+    INFO("io_timeout " << v);
+    check_config_error(one_volume(std::string(R"("name": "vm1", "paths": ["/c"], "io_timeout": )") + v),
+                       {"volume vm1", "io_timeout", "0.1..86400"});
+    check_config_error(std::string(R"({"options": {"io_timeout": )") + v + "}}", {"io_timeout", "0.1..86400"});
+    check_config_error(std::string(R"({"options": {"check_interval": )") + v + "}}", {"check_interval", "0.1..3600"});
+  }
+  check_config_error(R"({"options": {"no_path_retry": 4294967296}})", {"no_path_retry"});
+  check_config_error(R"({"options": {"workers": 4294967297}})", {"workers", "1..64"});
+  check_config_error(one_volume(R"("name": "vm1", "paths": ["/c"], "gid": 18446744073709551615)"), {"gid"});
+  // The limits themselves are accepted.
+  auto r = parse_config(one_volume(R"("name": "vm1", "paths": ["/c"], "no_path_retry": 31536000, "io_timeout": 86400)"),
+                        "f.json");
+  REQUIRE(r);
+  CHECK(r->volumes.at(1).no_path_retry == 31536000);
+  CHECK(r->volumes.at(1).io_timeout == 86400);
+  r = parse_config(R"({"options": {"io_timeout": 0.1, "check_interval": 3600}})", "f.json");
+  REQUIRE(r);
+  CHECK(r->options.io_timeout == 0.1);
+}
+
+TEST_CASE("config: reserved volume names and control characters in paths are refused", "[config][errors]") {
+  for (const char* n : {"status", "metrics", "ctl", "create", "destroy", "stop", "rescan", "-"}) {
+    INFO(n);
+    check_config_error(one_volume(std::string(R"("name": ")") + n + R"(", "paths": ["/c"])"), {n, "reserved"});
+  }
+  check_config_error(one_volume(R"("name": "vm1", "paths": ["/c\u001b[2J"])"), {"vm1", "paths", "\\033"});
+  // A blank is no control character: such a path is fine (ctl/ takes it as \040).
+  auto r = parse_config(one_volume(R"("name": "vm1", "paths": ["/srv/my disk.img"])"), "f.json");
+  REQUIRE(r);
+  CHECK(r->volumes.at(1).paths.at(0) == "/srv/my disk.img");
+}
+
+TEST_CASE("apply_option: -o numbers out of range name the key and the range", "[config][options][ranges]") {
+  const std::pair<const char*, const char*> bad[] = {
+      {"io_timeout=1e300", "0.1..86400"},      {"io_timeout=1.8e10", "0.1..86400"},
+      {"io_timeout=1e-300", "0.1..86400"},     {"io_timeout=nan", "0.1..86400"},
+      {"check_interval=1e300", "0.1..3600"},   {"check_interval=1e-300", "0.1..3600"},
+      {"check_interval=inf", "0.1..3600"},     {"no_path_retry=31536001", "-1..31536000"},
+      {"no_path_retry=4294967296", "-1..31536000"}, {"workers=65", "1..64"}};
+  for (auto [opt, range] : bad) {
+    DaemonOptions o;
+    auto s = apply_option(o, opt);
+    INFO(opt);
+    REQUIRE_FALSE(s);
+    CHECK(s.error().msg.find(std::string(opt, std::string_view(opt).find('='))) != std::string::npos);
+    CHECK(s.error().msg.find(range) != std::string::npos);
+  }
+  DaemonOptions o;
+  CHECK(apply_option(o, "io_timeout=0.1"));
+  CHECK(apply_option(o, "check_interval=3600"));
+  CHECK(apply_option(o, "no_path_retry=31536000"));
+}

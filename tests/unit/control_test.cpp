@@ -271,3 +271,57 @@ TEST_CASE("fuzz: random bytes never crash and give ok or EINVAL", "[control][fuz
   CHECK(ok > 0);
   CHECK(inval > 0);
 }
+
+TEST_CASE("path words carry \\ooo escapes: a path with a blank can be named", "[control][path][escape]") {
+  for (auto f : kPathFiles) {
+    INFO(ctl_file_name(f));
+    auto r = parse_control(f, "/srv/my\\040disk.img\n");
+    REQUIRE(r);
+    CHECK(std::get<PathCmd>(*r).path == "/srv/my disk.img");
+    r = parse_control(f, "/srv/a\\134b\\011c");
+    REQUIRE(r);
+    CHECK(std::get<PathCmd>(*r).path == "/srv/a\\b\tc");
+    // A backslash is always an escape: a lone one reads no way at all.
+    CHECK(code_of(f, "/srv/a\\b") == EINVAL);
+    CHECK(code_of(f, "/srv/a\\") == EINVAL);
+  }
+  // fail/remove/... may name any path the volume has, a control
+  // character included; add of a new one must not bring one in.
+  CHECK(parse_control(CtlFile::kFail, "/srv/a\\012b"));
+  CHECK(code_of(CtlFile::kAdd, "/srv/a\\012b") == EINVAL);
+  CHECK(code_of(CtlFile::kAdd, "/srv/\\033[2J") == EINVAL);
+  CHECK(parse_control(CtlFile::kAdd, "/srv/\\377"));  // not UTF-8, but a legal file name
+  auto c = create_ok("vol0 -A /srv/a\\040b /srv/c\\040d\n");
+  REQUIRE(c.paths.size() == 2);
+  CHECK(c.paths[0] == "/srv/a b");
+  CHECK(c.paths[1] == "/srv/c d");
+  CHECK(code_of(CtlFile::kCreate, "vol0 /srv/a\\033") == EINVAL);
+  CHECK(code_of(CtlFile::kCreate, "vol0 /srv/a\\x") == EINVAL);
+}
+
+TEST_CASE("create: names the tree uses itself are EINVAL", "[control][create][name]") {
+  for (const char* n : {"status", "metrics", "ctl", "create", "destroy", "stop", "rescan", "-"}) {
+    INFO(n);
+    auto r = parse_control(CtlFile::kCreate, std::string(n) + " /dev/sdb");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == EINVAL);
+    CHECK(r.error().msg.find("reserved") != std::string::npos);
+    CHECK(reserved_volume_name(n));
+    CHECK_FALSE(usable_volume_name(n));
+  }
+  CHECK(usable_volume_name("vol0"));
+  CHECK(usable_volume_name("stats"));
+  CHECK_FALSE(usable_volume_name("a b"));
+}
+
+TEST_CASE("no_path_retry: at most a year of seconds", "[control][no_path_retry][ranges]") {
+  auto r = parse_control(CtlFile::kNoPathRetry, "31536000");
+  REQUIRE(r);
+  CHECK(std::get<NoPathRetryCmd>(*r).seconds == 31536000);
+  for (const char* t : {"31536001", "2147483647", "2147483648", "4294967296"}) {
+    INFO(t);
+    auto e = parse_control(CtlFile::kNoPathRetry, t);
+    REQUIRE_FALSE(e);
+    CHECK(e.error().msg.find("-1..31536000") != std::string::npos);
+  }
+}

@@ -221,7 +221,39 @@ TEST_CASE("status.json: uuid, modes and path order from a live volume", "[status
 }
 
 TEST_CASE("status.json escapes odd path names", "[status][json]") {
+  // A blank and a backslash travel as the control grammar's \ooo, quotes
+  // as JSON's own escapes.
   auto v = volume("v", VolumeState::kOptimal, {path("/srv/a \"b\"\\c", PathState::kActive)});
   auto j = nlohmann::json::parse(render_volume_json(v));
-  CHECK(j["paths"][0]["path"] == "/srv/a \"b\"\\c");
+  CHECK(j["paths"][0]["path"] == "/srv/a\\040\"b\"\\134c");
+}
+
+TEST_CASE("status.json stays valid JSON with names that are not UTF-8", "[status][json][escape]") {
+  // A path from ctl/create, a UUID from a label: any bytes.  dump() threw
+  // (type_error 316) and status.json failed with EIO for the whole volume.
+  auto v = volume("v", VolumeState::kOptimal, {path("/srv/\xff\xfe.img", PathState::kActive),
+                                               path("/srv/ok.img", PathState::kPassive)});
+  v.uuid = std::string("\xc3\x28-uuid");
+  std::string text;
+  REQUIRE_NOTHROW(text = render_volume_json(v));
+  auto j = nlohmann::json::parse(text);
+  CHECK(j["paths"][0]["path"] == "/srv/\\377\\376.img");
+  CHECK(j["paths"][1]["path"] == "/srv/ok.img");
+  CHECK(j["uuid"] == "\\303(-uuid");
+}
+
+TEST_CASE("status text shows no raw control characters or terminal escapes", "[status][table][text][escape]") {
+  auto v = volume("v", VolumeState::kOptimal, {path("/srv/\x1b]0;pwned\x07\x1b[2J", PathState::kActive),
+                                               path("/srv/my disk", PathState::kPassive)});
+  v.uuid = std::string("\x1b[31m");
+  for (const std::string& t : {render_status_table({v}), render_volume_text(v)}) {
+    INFO(t);
+    for (unsigned char c : t) CHECK(((c >= 0x20 || c == '\n') && c != 0x7f));
+    CHECK(t.find("/srv/\\033]0;pwned\\007\\033[2J") != std::string::npos);
+    CHECK(t.find("/srv/my\\040disk") != std::string::npos);
+  }
+  // A path longer than any fixed line buffer is shown whole.
+  const std::string longp = "/" + std::string(3000, 'p');
+  auto t = render_volume_text(volume("v", VolumeState::kOptimal, {path(longp, PathState::kActive)}));
+  CHECK(t.find(longp + "  ACTIVE") != std::string::npos);
 }
