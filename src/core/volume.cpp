@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "core/errno_class.hpp"
+#include "core/word_escape.hpp"
 
 namespace mpathfs {
 
@@ -232,7 +233,7 @@ std::string Volume::active_paths() const {
   for (auto& p : set->paths) {
     if (state_of(*set, *p, m) != PathState::kActive) continue;
     if (!out.empty()) out += ' ';
-    out += p->name();
+    out += escape_word(p->name());  // one word per path, whatever its bytes
   }
   return out.empty() ? "none" : out;
 }
