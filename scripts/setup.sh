@@ -2,9 +2,14 @@
 # Installs what mpathfs needs to build, test and benchmark, from Debian's
 # packages only.  Idempotent: it installs only what is missing.
 set -euo pipefail
+# Every tool a test or example runs is listed here (tests name the package
+# through require_tool() when one is missing):
+#   util-linux: setpriv unshare partx    mount: mount umount losetup
+#   e2fsprogs: mkfs.ext4 fsck.ext4 fdisk: sfdisk    fuse3: fusermount3
+#   qemu-utils: qemu-img qemu-io   libnbd-bin: nbdfuse    coreutils: dd mknod timeout
 PKGS=(build-essential cmake pkg-config
       libfuse3-dev fuse3 nlohmann-json3-dev libspdlog-dev catch2 libcli11-dev
-      fio util-linux e2fsprogs nbdkit libnbd-bin qemu-utils kmod jq)
+      fio util-linux mount e2fsprogs fdisk nbdkit libnbd-bin qemu-utils kmod jq strace coreutils mawk)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -46,6 +47,35 @@ std::string resolve(const std::string& p) {
   return {};
 }
 
+// Stacks are shallow (dm on a partition on a loop device); the limit only
+// guards against a sysfs cycle.
+constexpr int kMaxDepth = 16;
+
+// `sys_dev` is a block device's sysfs directory (any name that resolves to
+// it).  Returns the first backing file found inside an mpathfs mount, looking
+// at the device itself, the whole disk of a partition, and recursively the
+// devices it is built on (slaves/); "" when there is none.
+std::string backing_file_inside_mpathfs(const std::string& sys_dev, int depth) {
+  if (depth > kMaxDepth) return {};
+  std::string dev = resolve(sys_dev);
+  if (dev.empty()) return {};
+  // A partition's directory sits in its disk's and has a `partition` file.
+  struct stat st{};
+  if (::stat((dev + "/partition").c_str(), &st) == 0) dev = dev.substr(0, dev.rfind('/'));
+  std::ifstream bf(dev + "/loop/backing_file");
+  std::string backing;
+  if (std::getline(bf, backing) && !backing.empty()) {
+    // A file removed after losetup reads "NAME (deleted)": nothing to route to.
+    std::string rb = resolve(backing);
+    if (!rb.empty() && mount_of(rb).fstype == kFsType) return backing;
+  }
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dev + "/slaves", ec), end; !ec && it != end; it.increment(ec)) {
+    if (auto f = backing_file_inside_mpathfs(it->path().string(), depth + 1); !f.empty()) return f;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::vector<MountOf> read_mountinfo() {
@@ -80,17 +110,15 @@ Status check_not_inside_mpathfs(const std::string& path) {
   if (real.empty()) return {};
   if (mount_of(real).fstype == kFsType)
     return err_inval("path " + path + " lies inside an mpathfs mount (it would route I/O back into mpathfs)");
-  // A loop device backed by a volume file is the same loop in disguise.
+  // A block device whose data comes from a volume file (a loop device on it,
+  // a partition of one, a device stacked on those) is the same loop in
+  // disguise, whatever its major number or wherever its node lives.
   struct stat st{};
-  if (::stat(real.c_str(), &st) == 0 && S_ISBLK(st.st_mode) && major(st.st_rdev) == 7) {
-    std::ifstream bf("/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)) +
-                     "/loop/backing_file");
-    std::string backing;
-    if (std::getline(bf, backing) && !backing.empty()) {
-      std::string rb = resolve(backing);
-      if (!rb.empty() && mount_of(rb).fstype == kFsType)
-        return err_inval("path " + path + " is a loop device on " + backing + ", inside an mpathfs mount");
-    }
+  if (::stat(real.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) {
+    const std::string sys = "/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
+    if (auto file = backing_file_inside_mpathfs(sys, 0); !file.empty())
+      return err_inval("path " + path + " is a block device whose data comes from " + file +
+                       ", inside an mpathfs mount (it would route I/O back into mpathfs)");
   }
   return {};
 }

@@ -1,5 +1,6 @@
 // Refuses paths that would route I/O back into an mpathfs daemon: a file
-// inside any mpathfs mount, or a loop device whose backing file is one.
+// inside any mpathfs mount, or a block device whose data comes from one (a
+// loop device on it, a partition of that, a device stacked on those).
 #pragma once
 
 #include <string>
@@ -13,7 +14,8 @@ namespace mpathfs {
 inline constexpr const char* kFsType = "fuse.mpathfs";
 
 // EINVAL when `path` lies inside an mpathfs mount (directly, through a
-// symlink, or as a loop device backed by such a file).  Success otherwise,
+// symlink, or as a block device that sysfs shows is built on such a file,
+// whatever its major number or where its node was made).  Success otherwise,
 // including when the path does not exist (opening it reports that).
 Status check_not_inside_mpathfs(const std::string& path);
 

@@ -19,6 +19,7 @@
 #include "core/registry.hpp"
 #include "core/watchdog.hpp"
 #include "fuse/fs.hpp"
+#include "fuse/mount_point.hpp"
 #include "fuse/worker_pool.hpp"
 
 namespace mpathfs::fuse {
@@ -74,9 +75,7 @@ int run_daemon(const DaemonArgs& a) {
 
   setup_logging(opt, a.foreground, a.debug);
 
-  struct stat st{};
-  if (::stat(a.mountpoint.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return fail(1, "mount point " + a.mountpoint + " is not a directory");
+  if (std::string why = mount_point_problem(a.mountpoint); !why.empty()) return fail(1, why);
   // Daemonizing moves to /: keep the mount point's absolute name.
   const std::string mountpoint_abs = std::filesystem::absolute(a.mountpoint).lexically_normal().string();
 

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fuse/fs.hpp"
+#include "fuse/tree_changes.hpp"
 
 namespace mpathfs::fuse {
 namespace {
@@ -58,6 +59,7 @@ fuse_lowlevel_ops make_ops() {
   ops.fsync = op_fsync;
   ops.flush = op_flush;
   ops.release = op_release;
+  refuse_tree_changes(ops);
   return ops;
 }
 

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "e2e/command_checks.hpp"
+#include "e2e/tools.hpp"
 #include "e2e/harness.hpp"
 
 #ifndef MPATHFS_BIN
@@ -428,6 +429,7 @@ TEST_CASE("cli: destroy and stop", "[cli]") {
 }
 
 TEST_CASE("cli: each changing verb is ONE write() of one line to its control file", "[cli]") {
+  require_tool("strace");  // fails naming the package when it is missing
   Fixture f;
   auto& p = f.p;
   REQUIRE_OK(f({"create", "vol0", p[0], p[1]}));

@@ -1,5 +1,7 @@
 #include "e2e/harness.hpp"
 
+#include "e2e/tools.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -143,6 +145,12 @@ double now_s() {
 
 RunResult run(const std::vector<std::string>& argv, double timeout_s) {
   RunResult r;
+  // A missing tool reads as "install PACKAGE", not as exec's exit 127 alone.
+  if (std::string miss = missing_tool_message(argv.at(0)); !miss.empty()) {
+    r.status = 127 << 8;
+    r.output = miss + "\n";
+    return r;
+  }
   int p[2];
   if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe2");
   auto cargv = make_argv(argv);
@@ -188,6 +196,7 @@ RunResult run(const std::vector<std::string>& argv, double timeout_s) {
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_file, int death_sig) {
+  require_tool(argv.at(0));
   int out = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (out < 0) throw_errno("open " + log_file);
   auto cargv = make_argv(argv);
