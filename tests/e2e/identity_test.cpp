@@ -205,7 +205,7 @@ TEST_CASE("identity: add refuses a malformed label, another version or sector si
   CHECK(last_sector(a) == label);
 }
 
-TEST_CASE("identity: a path whose label read fails joins as FAIL; the checker restores it only with the volume's label",
+TEST_CASE("identity: a path whose label read fails joins as FAIL, the checker restores it only with its label",
           "[identity][label][checker]") {
   TempDir tmp{"mpathfs-id"};
   const std::string a = make_pattern_file(tmp / "a.img", kSize, 1);
@@ -251,7 +251,7 @@ TEST_CASE("identity: a path whose label read fails joins as FAIL; the checker re
   REQUIRE(ctl_write(d.ctl("lv", "remove"), n.file()) == 0);
 }
 
-TEST_CASE("identity: scan, one 15-character name on three disks: three names; destroy erases its own disk's label",
+TEST_CASE("identity: scan, one 15-character name on three disks gives three names, destroy erases its own label",
           "[identity][label][scan]") {
   TempDir tmp{"mpathfs-id"};
   const std::string dir = tmp.mkdir("disks");
@@ -272,7 +272,9 @@ TEST_CASE("identity: scan, one 15-character name on three disks: three names; de
   put_last_sector(junk, s);
 
   const std::string cfg = tmp / "scan.json";
-  write_text_file(cfg, json{{"options", quiet_options()}, {"volumes", json::array()}, {"scan", json::array({dir + "/*.img"})}}.dump());
+  const json config = {
+      {"options", quiet_options()}, {"volumes", json::array()}, {"scan", json::array({dir + "/*.img"})}};
+  write_text_file(cfg, config.dump());
   Daemon d(tmp, cfg);
   auto t = parse_status(d.status_text());
   REQUIRE(t.volumes.size() == 3);

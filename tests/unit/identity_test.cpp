@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "core/checker.hpp"
@@ -238,14 +239,15 @@ TEST_CASE("verify_identity: a path that now carries another label or size is not
   CHECK_THAT(why(verify_identity(*v, *pb)), Catch::Contains("now has"));
 }
 
-TEST_CASE("scan: one 15-character name on three disks gives three distinct names; destroy erases the right label",
+TEST_CASE("scan: one 15-character name on three disks gives three distinct names, and destroy erases the right label",
           "[identity][registry][scan]") {
   Files f;
   const std::string name = "abcdefghijklmno";
   REQUIRE(name.size() == 15);
   const std::vector<std::string> uuids = {kUuid, kOther, "11111111-2222-4333-8444-555555555555"};
   std::vector<std::string> disks;
-  for (size_t i = 0; i < 3; ++i) disks.push_back(f.file("d" + std::to_string(i), sector_with(label_of(uuids[i], name))));
+  for (size_t i = 0; i < 3; ++i)
+    disks.push_back(f.file("d" + std::to_string(i), sector_with(label_of(uuids[i], name))));
   const std::string junk = f.file("junk", sector_with(label_of(kUuid, name), 88, 9));
 
   Registry reg({});
