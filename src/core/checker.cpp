@@ -6,6 +6,7 @@
 
 #include "core/aligned_buffer.hpp"
 #include "core/errno_class.hpp"
+#include "core/label.hpp"
 
 namespace mpathfs {
 
@@ -21,6 +22,37 @@ int probe_path(Path& p) noexcept {
     return -ENOMEM;
   }
 }
+
+Status verify_identity(const Volume& v, Path& p) {
+  uint64_t size = 0;
+  if (int e = p.io().current_size(size); e < 0) return Error{-e, "cannot read the size of " + p.name()};
+  if (size != v.path_size())
+    return err_inval("path " + p.name() + " now has " + std::to_string(size) + " bytes, the volume's paths have " +
+                     std::to_string(v.path_size()));
+  if (!v.uuid()) return {};
+  return check_label_identity(taste_label(p.io()), p.name(), *v.uuid(), v.path_size(), p.io().sector_size());
+}
+
+namespace {
+
+// A FAIL path answered the probe: it is back only if it is still a path of
+// this volume (it may now lead to another disk).  Logs a mismatch once: its
+// last_error turns EINVAL and stays so while the mismatch lasts.
+bool answers_as_itself(Volume& v, Path& p) noexcept {
+  try {
+    auto id = verify_identity(v, p);
+    if (id) return true;
+    if (id.error().code != EINVAL) return false;  // the identity read failed: still down
+    if (p.last_error() != EINVAL)
+      spdlog::error("{}: path {} answers but is not a path of this volume, it stays FAIL: {}", v.name(), p.name(),
+                    id.error().msg);
+    p.set_last_error(EINVAL);
+  } catch (...) {
+  }
+  return false;
+}
+
+}  // namespace
 
 Checker::Checker(Registry& reg, double interval_s, Failback failback, std::function<void()> on_tree_change)
     : reg_(reg), interval_s_(interval_s), failback_(failback), on_tree_change_(std::move(on_tree_change)) {}
@@ -60,9 +92,11 @@ void Checker::run_once() {
       try {
         std::thread([wv, p, fb] {
           int r = probe_path(*p);
-          p->set_checker(r == 0 ? CheckerState::kUp : CheckerState::kDown);
-          if (auto v = wv.lock()) {
-            if (r == 0 && fb == Failback::kImmediate) v->checker_restore(*p);
+          auto v = wv.lock();
+          const bool up = r == 0 && v && answers_as_itself(*v, *p);
+          p->set_checker(up ? CheckerState::kUp : CheckerState::kDown);
+          if (v) {
+            if (up && fb == Failback::kImmediate) v->checker_restore(*p);
             // A device that is gone (or a file whose FUSE server died) never
             // comes back: the volume is destroyed when all its paths are.
             if (r < 0 && is_gone_error(-r)) v->mark_lost(*p, -r);

@@ -1,6 +1,8 @@
 // The path checker: probes FAIL paths every check_interval seconds with a
-// one-block O_DIRECT read (multipath-tools' directio checker), restores them
-// with failback=immediate, and destroys volumes whose every path is gone.
+// one-block O_DIRECT read (multipath-tools' directio checker), verifies the
+// identity of those that answer (a path may now lead to another disk),
+// restores them with failback=immediate, and destroys volumes whose every
+// path is gone.
 //
 // Probes run in their own threads: a probe of a hung path never blocks I/O,
 // the checker loop, or the probes of other paths (checker I/O can hang
@@ -46,5 +48,9 @@ class Checker {
 
 // One probe: a read of the first aligned block.  0 or -errno.
 int probe_path(Path& p) noexcept;
+// Whether a path that answers again still is a path of `v`: the size it
+// joined with, and the volume's label when labeled.  EINVAL naming what
+// differs; another errno when the identity could not be read.
+Status verify_identity(const Volume& v, Path& p);
 
 }  // namespace mpathfs

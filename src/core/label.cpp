@@ -101,6 +101,51 @@ Result<std::optional<Metadata>> read_metadata(PathIo& io) {
   return decode_metadata(*s);
 }
 
+LabelTaste taste_label(PathIo& io) {
+  LabelTaste t;
+  // A window error is a path too small (or of too small a sector) for any
+  // label: it carries none.
+  auto w = last_sector_window(io);
+  if (!w) return t;
+  AlignedBuffer buf = window_buffer(io, *w);
+  if (auto r = read_window(io, *w, buf); !r) {
+    t.kind = LabelKind::kUnreadable;
+    t.error = r.error();
+    return t;
+  }
+  auto d = decode_metadata(sector_of(buf, *w));
+  if (!d) {
+    t.kind = LabelKind::kMalformed;
+    t.error = d.error();
+  } else if (*d) {
+    t.kind = LabelKind::kLabel;
+    t.md = std::move(**d);
+  }
+  return t;
+}
+
+Status check_label_identity(const LabelTaste& t, const std::string& path, const std::string& uuid,
+                            uint64_t path_size, uint32_t sector) {
+  switch (t.kind) {
+    case LabelKind::kUnreadable: return Error{t.error.code, "path " + path + ": " + t.error.msg};
+    case LabelKind::kNone: return err_inval("path " + path + " carries no metadata, the volume is labeled " + uuid);
+    case LabelKind::kMalformed: return err_inval("path " + path + " carries " + t.error.msg);
+    case LabelKind::kLabel: break;
+  }
+  const Metadata& m = t.md;
+  if (m.uuid != uuid) return err_inval("path " + path + " carries UUID " + m.uuid + ", the volume has " + uuid);
+  if (m.version != kMetadataVersion)
+    return err_inval("path " + path + " carries metadata version " + std::to_string(m.version) + ", supported " +
+                     std::to_string(kMetadataVersion));
+  if (m.sector_size != 0 && m.sector_size != sector)
+    return err_inval("path " + path + " carries metadata sector size " + std::to_string(m.sector_size) +
+                     ", the path has " + std::to_string(sector));
+  if (m.size != 0 && m.size != path_size)
+    return err_inval("path " + path + " carries metadata size " + std::to_string(m.size) + ", the path has " +
+                     std::to_string(path_size));
+  return {};
+}
+
 Status write_metadata(PathIo& io, const Metadata& md) {
   auto bytes = encode_sector(md, io.sector_size());
   if (!bytes) return bytes.error();

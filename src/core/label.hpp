@@ -27,6 +27,30 @@ uint64_t metadata_offset(const PathIo& io);
 // errno when the I/O fails.
 Result<std::optional<Metadata>> read_metadata(PathIo& io);
 
+// What a path's last sector says about its identity.  Only kUnreadable is
+// an I/O failure (the path may join as FAIL and be checked again later);
+// kMalformed is a sector with the magic that does not decode: a foreign or
+// damaged label, never a path of a labeled volume.
+enum class LabelKind {
+  kNone,        // no magic, or the path cannot hold a label (smaller than a sector)
+  kLabel,       // decoded: `md`
+  kMalformed,   // the magic, then an undecodable field: `error` names it
+  kUnreadable,  // the read failed or came back short: `error` has its errno
+};
+struct LabelTaste {
+  LabelKind kind = LabelKind::kNone;
+  Metadata md;  // kLabel only
+  Error error;  // kMalformed / kUnreadable: why
+};
+LabelTaste taste_label(PathIo& io);
+
+// Whether a path whose last sector reads as `t` is a path of the labeled
+// volume `uuid` whose paths have `path_size` bytes and sectors of `sector`
+// bytes.  EINVAL naming the field that differs (or what is malformed);
+// kUnreadable gives back the read's error.
+Status check_label_identity(const LabelTaste& t, const std::string& path, const std::string& uuid,
+                            uint64_t path_size, uint32_t sector);
+
 // Writes `md` as the whole last sector (zero after the record), then
 // fdatasync, so the label is on stable storage when this returns.
 Status write_metadata(PathIo& io, const Metadata& md);

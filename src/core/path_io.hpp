@@ -35,6 +35,12 @@ class PathIo {
 
   // Re-reads the size (a device may have changed); 0 on success or -errno.
   virtual int refresh_size() noexcept { return 0; }
+  // The size the object has now, without storing it (the checker compares
+  // it with the size the path joined with); 0 or -errno.
+  virtual int current_size(uint64_t& out) const noexcept {
+    out = size();
+    return 0;
+  }
 
   virtual uint64_t size() const noexcept = 0;
   // Logical sector size: 512 for files, BLKSSZGET for block devices.

@@ -60,14 +60,19 @@ class PosixPathIo final : public PathIo {
 
   int refresh_size() noexcept override {
     uint64_t sz = 0;
+    if (int e = current_size(sz); e < 0) return e;
+    size_ = sz;
+    return 0;
+  }
+
+  int current_size(uint64_t& out) const noexcept override {
     if (kind_ == PathKind::kBlockDevice) {
-      if (::ioctl(fd_, BLKGETSIZE64, &sz) != 0) return -errno;
+      if (::ioctl(fd_, BLKGETSIZE64, &out) != 0) return -errno;
     } else {
       struct stat st{};
       if (::fstat(fd_, &st) != 0) return -errno;
-      sz = static_cast<uint64_t>(st.st_size);
+      out = static_cast<uint64_t>(st.st_size);
     }
-    size_ = sz;
     return 0;
   }
 

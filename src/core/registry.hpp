@@ -2,10 +2,17 @@
 // the checker share.  It opens and checks paths, creates and destroys
 // volumes, and applies control commands all-or-nothing.
 //
-// Locks: ctl_mu_ serializes control operations (it may be held across path
-// I/O such as a probe read); map_mu_ guards the volume map and is held only
-// briefly, so status reads never wait for a slow control operation.
-// Order: ctl_mu_ -> map_mu_ -> Volume::mu_.
+// Locks: no lock that another volume's control operation needs is ever held
+// across path I/O (opening a path, reading its label, a flush may hang on a
+// frozen path):
+//  - map_mu_ guards the volume map and the claims, held only briefly;
+//  - a Claim marks the names and paths an operation in progress uses
+//    (create, add, destroy, scan) while it does its I/O unlocked, so a second
+//    operation on them is refused at once instead of racing or waiting;
+//  - each volume's own ctl mutex serializes its configure and destroy (both
+//    write its label);
+//  - scan_mu_ serializes scans, and nothing else takes it.
+// Order: volume ctl mutex -> map_mu_ -> Volume::mu_.
 #pragma once
 
 #include <cstdint>
@@ -93,16 +100,52 @@ class Registry {
   const VolumeDefaults& defaults() const { return defaults_; }
 
  private:
+  // A volume and the mutex that serializes its configure and destroy.
+  struct Slot {
+    std::shared_ptr<Volume> volume;
+    std::shared_ptr<std::mutex> ctl;
+  };
+  // Names and paths held by an operation in progress; released on
+  // destruction (which takes map_mu_: never destroy a non-empty one under it).
+  class Claim {
+   public:
+    Claim() = default;
+    explicit Claim(Registry* r) : reg_(r) {}
+    Claim(Claim&& o) noexcept;
+    Claim& operator=(Claim&&) = delete;
+    ~Claim();
+
+   private:
+    friend class Registry;
+    Registry* reg_ = nullptr;
+    std::vector<std::string> names_, paths_;
+  };
+
   Result<std::shared_ptr<Path>> open_path(const std::string& word) const;
-  Status check_not_used_elsewhere(const Path& p, const Volume* self) const;
+  // Claims `name` (unless empty) and `paths` (normalized names) for `what`:
+  // EEXIST when the name is a volume's or claimed, EBUSY when a path is in
+  // a volume other than `self` or claimed.  All or nothing.
+  Result<Claim> claim(const std::string& name, const std::vector<std::string>& paths, const Volume* self,
+                      const std::string& what);
+  Status claim_locked(Claim& c, const std::string& name, const std::vector<std::string>& paths, const Volume* self,
+                      const std::string& what);  // map_mu_ held
+  bool name_taken_locked(const std::string& name) const;
+  std::optional<Slot> slot_of(const std::string& name) const;
   Status add_to(Volume& v, const std::string& word);
+  Status configure(const std::string& name, Mode m);
   Status rewrite_metadata(Volume& v, Mode m);
-  void insert(std::shared_ptr<Volume> v);
+  // EEXIST if a volume already has that name: never two under one name.
+  Status insert(std::shared_ptr<Volume> v);
+  // Scan: one device; a problem line, or nothing when it is silently skipped.
+  std::optional<std::string> assemble_one(const std::string& dev);
+  std::string distinct_name_locked(const std::string& wanted) const;
 
   VolumeDefaults defaults_;
-  mutable std::mutex ctl_mu_;
+  std::mutex scan_mu_;
   mutable std::mutex map_mu_;
-  std::map<uint64_t, std::shared_ptr<Volume>> by_id_;  // guarded by map_mu_
+  std::map<uint64_t, Slot> by_id_;                     // guarded by map_mu_
+  std::map<std::string, std::string> claimed_names_;   // name -> what holds it; guarded by map_mu_
+  std::map<std::string, std::string> claimed_paths_;   // path -> what holds it; guarded by map_mu_
   uint64_t next_id_ = 1;                               // guarded by map_mu_
   uint64_t generation_ = 0;                            // guarded by map_mu_
 };

@@ -1,0 +1,113 @@
+// Registry::assemble: tastes devices for gmultipath labels and assembles
+// volumes by UUID, as gmultipath tastes new providers.  Devices are opened
+// and read with no lock held (a hung device delays only the scan); each
+// joins under a Claim, so a control operation can neither take its path nor
+// its volume name meanwhile.
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "core/label.hpp"
+#include "core/metadata.hpp"
+#include "core/path_guard.hpp"
+#include "core/registry.hpp"
+#include "core/volume_name.hpp"
+
+namespace mpathfs {
+namespace {
+
+constexpr size_t kMaxName = 15;     // what the label's name field holds
+constexpr int kSuffixDigits = 5;    // "-NNNNN"
+
+// `wanted` shortened so that "-NNNNN" fits: the suffix is what makes it distinct.
+std::string with_suffix(const std::string& wanted, unsigned n) {
+  std::string digits = std::to_string(n % 100000);
+  digits.insert(0, kSuffixDigits - digits.size(), '0');
+  return wanted.substr(0, kMaxName - kSuffixDigits - 1) + "-" + digits;
+}
+
+}  // namespace
+
+std::string Registry::distinct_name_locked(const std::string& wanted) const {
+  auto free = [&](const std::string& n) { return !reserved_volume_name(n) && !name_taken_locked(n); };
+  if (free(wanted)) return wanted;
+  // gmultipath: the name is another UUID's; the new volume gets a distinct
+  // one.  Random first (names do not depend on scan order), then every
+  // suffix in turn: there are more suffixes than volumes can exist.
+  std::random_device rd;
+  for (int i = 0; i < 64; ++i)
+    if (auto n = with_suffix(wanted, rd()); free(n)) return n;
+  for (unsigned i = 0;; ++i)
+    if (auto n = with_suffix(wanted, i); free(n)) return n;
+}
+
+std::vector<std::string> Registry::assemble(const std::vector<std::string>& devices) {
+  std::vector<std::string> problems;
+  std::lock_guard scan(scan_mu_);
+  for (auto& dev : devices)
+    if (auto p = assemble_one(dev)) problems.push_back(dev + ": " + *p);
+  return problems;
+}
+
+std::optional<std::string> Registry::assemble_one(const std::string& dev) {
+  if (!check_not_inside_mpathfs(dev)) return std::nullopt;
+  auto io = open_posix_path(dev, defaults_.open);
+  if (!io) return std::nullopt;  // held by someone else, or not a disk: not ours to take
+  const LabelTaste t = taste_label(**io);
+  switch (t.kind) {
+    case LabelKind::kNone: return std::nullopt;  // unlabeled: not ours (gmultipath taste)
+    case LabelKind::kUnreadable: return "skipped: cannot read its metadata: " + t.error.describe();
+    case LabelKind::kMalformed: return "skipped: " + t.error.msg;
+    case LabelKind::kLabel: break;
+  }
+  const Metadata& m = t.md;
+  const uint64_t psize = (*io)->size();
+  const uint32_t sector = (*io)->sector_size();
+  if (m.version != kMetadataVersion)
+    return "metadata version " + std::to_string(m.version) + ", supported " + std::to_string(kMetadataVersion);
+  if (m.uuid.empty()) return "skipped: its metadata has no UUID";
+  // Another size: the label of a container around this device (a disk's
+  // last partition ends where the disk does); gmultipath ignores it.
+  if (m.size != 0 && m.size != psize)
+    return "skipped: metadata size " + std::to_string(m.size) + ", the device has " + std::to_string(psize);
+  if (m.sector_size != 0 && m.sector_size != sector)
+    return "skipped: metadata sector size " + std::to_string(m.sector_size) + ", the device has " +
+           std::to_string(sector);
+
+  auto path = std::make_shared<Path>(dev, std::move(io).value());
+  Claim held(this);
+  std::shared_ptr<Volume> same;
+  const std::string wanted = valid_volume_name(m.name) ? m.name : "mp";
+  std::string name;
+  {
+    std::lock_guard lk(map_mu_);
+    for (auto& [id, slot] : by_id_)
+      if (slot.volume->uuid() && *slot.volume->uuid() == m.uuid) same = slot.volume;
+    if (!same) name = distinct_name_locked(wanted);
+    // Already a path of a volume (assembled before) or being used: skip.
+    if (!claim_locked(held, name, {dev}, nullptr, "being assembled")) return std::nullopt;
+  }
+  if (same) {
+    // Same UUID: another path of a known volume.
+    if (auto s = same->add_path(path); !s) return s.error().describe();
+    return std::nullopt;
+  }
+  VolumeSettings s;
+  s.name = name;
+  s.mode = m.mode;
+  s.uuid = m.uuid;
+  s.no_path_retry = defaults_.no_path_retry;
+  s.io_timeout = defaults_.io_timeout;
+  s.file_mode = defaults_.file_mode;
+  s.uid = defaults_.uid;
+  s.gid = defaults_.gid;
+  auto vol = std::make_shared<Volume>(s, psize, psize - sector);
+  if (auto a = vol->add_path(path); !a) return a.error().describe();
+  if (auto in = insert(vol); !in) return in.error().describe();
+  spdlog::info("{}: assembled from metadata on {} ({}, UUID {})", name, dev, mode_name(m.mode), m.uuid);
+  if (name != wanted)
+    return "volume name " + wanted + " is taken by another UUID; assembled " + m.uuid + " as " + name;
+  return std::nullopt;
+}
+
+}  // namespace mpathfs
