@@ -144,6 +144,36 @@ void Volume::after_remove_locked(const PathSet& next, const Path& gone, size_t i
   if (!any_good_locked(next)) restore_all_except_locked(next, nullptr);
 }
 
+// ---- a request's failover ----
+
+void Volume::on_path_error(Path& p, int err, Request& a) noexcept {
+  a.note_tried(&p);
+  ++a.rounds;
+  if (!a.first_fail_ns) a.first_fail_ns = now_ns();
+  std::lock_guard lk(mu_);
+  if (on_failure_locked(*load_set(), p, FailTrigger::kIoError, err, !a.restored)) {
+    // Each path gets one more try: the restored ones first, then (as a
+    // last resort) the one that just failed — its error may have been an
+    // answer from before it recovered, while the others fail now.
+    a.restored = true;
+    a.ntried = 0;
+  }
+}
+
+Path* Volume::last_resort(const PathSet& set, const Request& a) const {
+  // Not a path that timed out: it is likely still hung, and a retry would
+  // cost another io_timeout (and a rescue never ends).
+  for (auto& q : set.paths)
+    if (q->failed() && !q->lost() && !q->admin_failed() && q->last_error() != ETIMEDOUT && !a.excluded(q.get()))
+      return q.get();
+  return nullptr;
+}
+
+void Volume::revive(Path& p) noexcept {
+  std::lock_guard lk(mu_);
+  on_return_locked(*load_set(), p, ReturnTrigger::kLastResort);
+}
+
 // ---- the machinery the table uses ----
 
 bool Volume::any_good_locked(const PathSet& set) const {

@@ -61,10 +61,6 @@ struct RequestOrigin {
   bool restored = false;            // the original already ran the restore-all rule
 };
 
-// Returned by Volume::read/write to a worker whose request was taken over:
-// the rescue answers it; the worker must not.
-inline constexpr ssize_t kTakenOver = -100000;
-
 struct InflightSlot {
   static constexpr uint64_t kIdle = 0, kRunning = 1, kTakenOver = 2, kStateMask = 3;
 

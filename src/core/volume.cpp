@@ -1,5 +1,7 @@
 // Volume: control operations, state words and status snapshots.
-// The request path (read/write/flush, failover) is in volume_io.cpp.
+// The request path is in volume_request.cpp, failover in failover.cpp,
+// queueing in volume_queue.cpp, io_timeout takeover in volume_takeover.cpp,
+// fsync in volume_flush.cpp.
 #include "core/volume.hpp"
 
 #include <spdlog/spdlog.h>
@@ -21,12 +23,6 @@ Volume::Volume(VolumeSettings s, uint64_t path_size, uint64_t size)
       io_timeout_ns_(static_cast<uint64_t>(settings_.io_timeout * 1e9)) {}
 
 Volume::~Volume() { shut_down(); }
-
-bool Volume::Attempt::excluded(const Path* p) const {
-  for (size_t i = 0; i < ntried; ++i)
-    if (tried[i] == p) return true;
-  return false;
-}
 
 namespace {
 // "sdb" means "/dev/sdb", as gmultipath strips and adds /dev/.

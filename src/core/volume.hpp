@@ -28,6 +28,7 @@
 #include "core/io_context.hpp"
 #include "core/mode.hpp"
 #include "core/path.hpp"
+#include "core/request.hpp"
 #include "core/result.hpp"
 #include "core/routing.hpp"
 #include "core/status.hpp"
@@ -44,8 +45,6 @@ struct VolumeSettings {
   uint32_t uid = 0, gid = 0;
 };
 
-// The most paths one volume holds (a request tracks tried paths in a bitmask).
-inline constexpr size_t kMaxPaths = 32;
 // Requests that may wait for a path at once (no_path_retry); more fail with EIO.
 inline constexpr uint64_t kMaxQueued = 256;
 // "This write has no fence epoch yet" (a new request, not a rescue).
@@ -73,18 +72,19 @@ class Volume {
   const VolumeSettings& settings() const { return settings_; }
 
   // ---- hot path: no allocation, no lock, no log unless a path fails ----
+  // (volume_request.cpp)
   // Reads up to len bytes at off (clipped at the end); *data points into the
-  // context's scratch buffer.  Bytes read, or -errno.  len <= ctx.max_io().
+  // context's scratch buffer.  len <= ctx.max_io().
   // With a `reply`, a request a path leaves unanswered past io_timeout is
-  // taken over by the watchdog, which answers through `reply`; the call
-  // then returns kTakenOver and the caller must not answer.
+  // taken over by the watchdog, which answers through `reply`; the result
+  // is then taken_over() and the caller must not answer.
   // `origin`: set for the rescue of a timed-out request.
-  ssize_t read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data, const IoReply* reply = nullptr,
-               RequestOrigin origin = {}) noexcept;
-  // Writes len bytes at off.  A write reaching past the end is refused whole
-  // with ENOSPC.  Bytes written, or -errno, or kTakenOver (see read).
-  ssize_t write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply = nullptr,
+  IoResult read(IoContext& ctx, size_t len, uint64_t off, const std::byte** data, const IoReply* reply = nullptr,
                 RequestOrigin origin = {}) noexcept;
+  // Writes len bytes at off.  A write reaching past the end is refused whole
+  // with ENOSPC.
+  IoResult write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply = nullptr,
+                 RequestOrigin origin = {}) noexcept;
   // fdatasync on every working path in parallel (volume_flush.cpp); 0 if
   // at least one flushed.  A path that does not answer within io_timeout
   // is failed like a path whose I/O timed out.
@@ -162,38 +162,31 @@ class Volume {
   struct PathSet {
     std::vector<std::shared_ptr<Path>> paths;  // join order
   };
-  // What one request remembers across retries.
-  struct Attempt {
-    std::array<const Path*, kMaxPaths * 2> tried;  // the first ntried are set (not zeroed: hot path)
-    size_t ntried = 0;
-    bool restored = false;    // this request already ran the restore-all rule
-    int rounds = 0;           // safety bound on retries
-    uint64_t deadline = 0;    // no_path_retry deadline (0 = not waiting yet)
-    uint64_t first_fail_ns = 0;  // when this request first saw a path fail
-    const IoReply* reply = nullptr;  // how the caller can be watched while queued
-    bool excluded(const Path* p) const;
-  };
+  // The request path (volume_request.cpp): route, align, issue, retry.
+  IoResult serve(Request& r) noexcept;
+  Path* choose(const PathSet& set, const Request& r) const;
+  // One path I/O under the watchdog's eye.
+  IoResult attempt(Path& p, Request& r) noexcept;
+  ssize_t read_on(Path& p, Request& r) noexcept;
+  ssize_t write_on(Path& p, Request& r) noexcept;
 
-  Path* choose(const PathSet& set, IoKind kind, const Attempt& a) const;
-  ssize_t read_on(Path& p, IoContext& ctx, size_t len, uint64_t off, const std::byte** data) noexcept;
-  ssize_t write_on(Path& p, IoContext& ctx, const std::byte* data, size_t len, uint64_t off) noexcept;
-  // One path I/O under the watchdog's eye; kTakenOver if it was taken over.
-  ssize_t attempt(Path& p, IoContext& ctx, IoKind kind, size_t len, uint64_t off, const std::byte* wdata,
-                  const std::byte** rdata, const IoReply* reply, uint64_t epoch, bool restored) noexcept;
+  // Timeout takeover and write fences (volume_takeover.cpp).
   // The worker side of a takeover: drop the late answer, lift the fence.
-  ssize_t abandon(IoContext& ctx) noexcept;
+  IoResult abandon(IoContext& ctx) noexcept;
   // Waits while an older stale write overlaps [off, off+len).  0 or -EIO.
   int wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t epoch) noexcept;
+
+  // A request's failover (failover.cpp).
   // A path failed a request with a path error: FAIL it, apply gmultipath's
   // restore-all rule, move the active path.  Then the request retries.
-  void on_path_error(Path& p, int err, Attempt& a) noexcept;
-  // No path to try: retry restored paths, queue (no_path_retry) or give up.
-  // 0 to retry, -EIO to fail the request.
-  int on_no_path(IoContext& ctx, Attempt& a) noexcept;
+  void on_path_error(Path& p, int err, Request& r) noexcept;
   // After the restore-all rule: a FAIL path this request has not retried.
-  Path* last_resort(const PathSet& set, const Attempt& a) const;
+  Path* last_resort(const PathSet& set, const Request& r) const;
   // A FAIL path answered a last-resort retry: it works, restore it.
   void revive(Path& p) noexcept;
+  // No path to try (volume_queue.cpp): retry restored paths, queue
+  // (no_path_retry) or give up.  0 to retry, -EIO/-EINTR to fail.
+  int on_no_path(Request& r) noexcept;
 
   // failover.cpp: the one place that decides what a failure or a return
   // does (mu_ held).  on_failure_locked returns whether it ran gmultipath's

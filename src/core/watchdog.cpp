@@ -127,10 +127,10 @@ void Watchdog::take_over(InflightSlot& s) {
     std::thread([this, v, kind, off, len, reply, origin, payload = std::move(payload)] {
       IoContext ctx(std::max(max_io_, len), nullptr, this);
       const std::byte* data = nullptr;
-      ssize_t n = kind == IoKind::kRead ? v->read(ctx, len, off, &data, &reply, origin)
-                                        : v->write(ctx, payload.data(), len, off, &reply, origin);
-      if (n == kTakenOver) return;  // a nested rescue answers it
-      reply.done(reply.ctx, data, n);
+      const IoResult res = kind == IoKind::kRead ? v->read(ctx, len, off, &data, &reply, origin)
+                                                 : v->write(ctx, payload.data(), len, off, &reply, origin);
+      if (res.is_taken_over()) return;  // a nested rescue answers it
+      reply.done(reply.ctx, data, res.value());
     }).detach();
   } catch (...) {
     spdlog::error("{}: cannot start a rescue thread; answering EIO", v->name());

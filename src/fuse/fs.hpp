@@ -111,7 +111,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
 void op_statfs(fuse_req_t req, fuse_ino_t ino) noexcept;
 // Fills attributes of any inode; false if it does not exist (any more).
 bool fill_attr(Fs& fs, fuse_ino_t ino, struct stat* st);
-// volume_io.cpp
+// volume_file_ops.cpp
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept;
 void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) noexcept;
 void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) noexcept;

@@ -272,7 +272,7 @@ TEST_CASE("fuzz: random bytes never crash and give ok or EINVAL", "[control][fuz
   CHECK(inval > 0);
 }
 
-TEST_CASE("path words carry \\ooo escapes: a path with a blank can be named", "[control][path][escape]") {
+TEST_CASE("path words carry octal escapes: a path with a blank can be named", "[control][path][escape]") {
   for (auto f : kPathFiles) {
     INFO(ctl_file_name(f));
     auto r = parse_control(f, "/srv/my\\040disk.img\n");

@@ -259,7 +259,7 @@ TEST_CASE("no_path_retry N: a request waits and succeeds when a path is restored
   auto d = pattern(512, 4);
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20);
-    return fv.vol->write(ctx, d.data(), d.size(), 0);
+    return fv.vol->write(ctx, d.data(), d.size(), 0).value();
   });
   REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
   CHECK(fut.wait_for(100ms) == std::future_status::timeout);  // really waiting
@@ -293,7 +293,7 @@ TEST_CASE("no_path_retry -1: a request waits until a path is restored", "[failov
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20);
     const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d);
+    return fv.vol->read(ctx, 512, 0, &d).value();
   });
   REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
   // Longer than a 1 s poll slice: still waiting.
@@ -310,7 +310,7 @@ TEST_CASE("set_no_path_retry(0) while waiting releases the request with EIO", "[
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20);
     std::byte b{1};
-    return fv.vol->write(ctx, &b, 1, 0);
+    return fv.vol->write(ctx, &b, 1, 0).value();
   });
   REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
   auto t0 = std::chrono::steady_clock::now();
@@ -341,7 +341,7 @@ TEST_CASE("shut_down releases a waiting request with EIO", "[failover][queue]") 
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20);
     std::byte b{1};
-    return fv.vol->write(ctx, &b, 1, 0);
+    return fv.vol->write(ctx, &b, 1, 0).value();
   });
   REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
   fv.vol->shut_down();
@@ -362,7 +362,7 @@ TEST_CASE("a waiting request tells the worker pool it blocks", "[failover][queue
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20, &obs);
     const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d);
+    return fv.vol->read(ctx, 512, 0, &d).value();
   });
   REQUIRE(eventually([&] { return obs.begins.load() == 1; }));
   CHECK(obs.ends == 0);
@@ -415,7 +415,7 @@ TEST_CASE("a queued request ends with EINTR once its caller is interrupted and d
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20);
     const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d, &caller.reply);
+    return fv.vol->read(ctx, 512, 0, &d, &caller.reply).value();
   });
   REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
   CHECK(caller.watches == 1);
@@ -442,7 +442,7 @@ TEST_CASE("a queued request of an already dying caller ends at once", "[failover
   auto t0 = std::chrono::steady_clock::now();
   std::byte b{1};
   IoContext ctx(1 << 20);
-  CHECK(fv.vol->write(ctx, &b, 1, 0, &caller.reply) == -EINTR);
+  CHECK(fv.vol->write(ctx, &b, 1, 0, &caller.reply).value() == -EINTR);
   CHECK(seconds_since(t0) < 0.5);
   CHECK(fv.vol->status().queued == 0);
 }
@@ -452,9 +452,9 @@ TEST_CASE("long requests and slow paths tell the pool they are busy but fast sho
   FakeVolume fv(2);
   IoContext ctx(1 << 20, &obs);
   const std::byte* d = nullptr;
-  REQUIRE(fv.vol->read(ctx, 4096, 0, &d) == 4096);
+  REQUIRE(fv.vol->read(ctx, 4096, 0, &d).value() == 4096);
   CHECK(obs.begins == 0);
-  REQUIRE(fv.vol->read(ctx, 1 << 20, 0, &d) == 1 << 20);
+  REQUIRE(fv.vol->read(ctx, 1 << 20, 0, &d).value() == 1 << 20);
   CHECK(obs.begins == 1);
   CHECK(obs.ends == 1);
 }
@@ -468,7 +468,7 @@ TEST_CASE("at most kMaxQueued requests wait, more fail with EIO at once", "[fail
     futs.push_back(std::async(std::launch::async, [&] {
       IoContext ctx(4096);
       const std::byte* d = nullptr;
-      return fv.vol->read(ctx, 512, 0, &d);
+      return fv.vol->read(ctx, 512, 0, &d).value();
     }));
   REQUIRE(eventually([&] { return fv.vol->status().queued == kMaxQueued; }, 5000ms));
   auto t0 = std::chrono::steady_clock::now();
@@ -533,9 +533,9 @@ TEST_CASE("concurrent requests during a failover all succeed", "[failover][threa
         IoContext ctx(1 << 20);
         for (int k = 0; k < 200; ++k) {
           std::byte b{static_cast<unsigned char>(t)};
-          if (fv.vol->write(ctx, &b, 1, t * 512) != 1) ++bad;
+          if (fv.vol->write(ctx, &b, 1, t * 512).value() != 1) ++bad;
           const std::byte* d = nullptr;
-          if (fv.vol->read(ctx, 1, t * 512, &d) != 1) ++bad;
+          if (fv.vol->read(ctx, 1, t * 512, &d).value() != 1) ++bad;
         }
       });
     for (auto& t : ts) t.join();
@@ -596,11 +596,11 @@ TEST_CASE("io_timeout: a read a hung path does not answer is taken over and answ
   REQUIRE(fv.write(0, data) == 512);
   fv.io(0).set_hang();
   ReplyBox& box = new_box();
-  std::atomic<ssize_t> worker_result{0};
+  std::atomic<bool> worker_taken_over{false};
   std::thread worker([&] {
     IoContext ctx(1 << 20, nullptr, &watchdog());
     const std::byte* d = nullptr;
-    worker_result = fv.vol->read(ctx, 512, 0, &d, &box.reply);
+    worker_taken_over = fv.vol->read(ctx, 512, 0, &d, &box.reply).is_taken_over();
   });
   REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
   auto [n, got] = box.future.get();
@@ -612,7 +612,7 @@ TEST_CASE("io_timeout: a read a hung path does not answer is taken over and answ
   CHECK(fv.vol->abandoned() == 1);  // the worker is still stuck in p0
   fv.io(0).release();
   worker.join();
-  CHECK(worker_result == kTakenOver);  // the late answer is dropped
+  CHECK(worker_taken_over);  // the late answer is dropped
   CHECK(box.calls == 1);
   CHECK(fv.vol->abandoned() == 0);
 }
@@ -622,10 +622,10 @@ TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write",
   fv.io(0).set_hang();
   auto old_data = pattern(4096, 1), new_data = pattern(4096, 2);
   ReplyBox& box = new_box();
-  std::atomic<ssize_t> worker_result{0};
+  std::atomic<bool> worker_taken_over{false};
   std::thread worker([&] {
     IoContext ctx(1 << 20, nullptr, &watchdog());
-    worker_result = fv.vol->write(ctx, old_data.data(), old_data.size(), 0, &box.reply);
+    worker_taken_over = fv.vol->write(ctx, old_data.data(), old_data.size(), 0, &box.reply).is_taken_over();
   });
   REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
   CHECK(box.future.get().first == 4096);  // rescued on p1
@@ -633,7 +633,7 @@ TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write",
   // A newer write to the same blocks must wait for the stale one ...
   auto newer = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20, nullptr, &watchdog());
-    return fv.vol->write(ctx, new_data.data(), 1000, 3000);
+    return fv.vol->write(ctx, new_data.data(), 1000, 3000).value();
   });
   // ... while a write elsewhere goes through.
   CHECK(fv.write(65536, 512, std::byte{7}) == 512);
@@ -641,7 +641,7 @@ TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write",
   // The hung path answers at last: its stale write lands, then the newer one.
   fv.io(0).release();
   worker.join();
-  CHECK(worker_result == kTakenOver);
+  CHECK(worker_taken_over);
   REQUIRE(newer.wait_for(3s) == std::future_status::ready);
   CHECK(newer.get() == 1000);
   auto disk = fv.disk->get(0, 4096);
@@ -657,7 +657,7 @@ TEST_CASE("io_timeout without a reply hook: the path is failed, the request wait
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20, nullptr, &watchdog());
     const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d);
+    return fv.vol->read(ctx, 512, 0, &d).value();
   });
   REQUIRE(eventually([&] { return fv.state_of(0) == PathState::kFail; }, 3000ms));
   CHECK(fut.wait_for(50ms) == std::future_status::timeout);
@@ -682,10 +682,10 @@ TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on 
   fv.io(0).set_hang();
   auto data = pattern(10, 5);
   ReplyBox& box = new_box();
-  std::atomic<ssize_t> worker_result{0};
+  std::atomic<bool> worker_taken_over{false};
   std::thread worker([&] {
     IoContext ctx(1 << 20, nullptr, &watchdog());
-    worker_result = fv.vol->write(ctx, data.data(), data.size(), 100, &box.reply);
+    worker_taken_over = fv.vol->write(ctx, data.data(), data.size(), 100, &box.reply).is_taken_over();
   });
   auto ready = box.future.wait_for(1500ms);
   CHECK(ready == std::future_status::ready);
@@ -694,7 +694,7 @@ TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on 
   auto other = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20);
     std::byte b{1};
-    return fv.vol->write(ctx, &b, 1, 64 * 4096 + 7);
+    return fv.vol->write(ctx, &b, 1, 64 * 4096 + 7).value();
   });
   CHECK(other.wait_for(500ms) == std::future_status::ready);
   fv.io(0).release();
@@ -718,7 +718,7 @@ TEST_CASE("io_timeout: every path hung -> the request fails after a bounded numb
   std::thread worker([&] {
     IoContext ctx(1 << 20, nullptr, &watchdog());
     const std::byte* d = nullptr;
-    (void)fv.vol->read(ctx, 512, 0, &d, &box.reply);
+    (void)fv.vol->read(ctx, 512, 0, &d, &box.reply).value();
   });
   auto ready = box.future.wait_for(2s);
   CHECK(ready == std::future_status::ready);
@@ -746,7 +746,7 @@ TEST_CASE("the watchdog tells the pool of a request running for long, the worker
   std::thread worker([&] {
     IoContext ctx(1 << 20, &obs, &wd);
     const std::byte* d = nullptr;
-    fv.vol->read(ctx, 512, 0, &d);
+    fv.vol->read(ctx, 512, 0, &d).value();
   });
   CHECK(eventually([&] { return obs.begins.load() == 1; }));
   CHECK(obs.ends == 0);

@@ -246,13 +246,13 @@ struct FakeVolume {
 
   // Convenience I/O through the volume.
   ssize_t write(uint64_t off, const std::vector<std::byte>& data) {
-    return vol->write(ctx, data.data(), data.size(), off);
+    return vol->write(ctx, data.data(), data.size(), off).value();
   }
   ssize_t write(uint64_t off, size_t len, std::byte b) { return write(off, std::vector<std::byte>(len, b)); }
   // Reads into out (resized to what was read); returns the read's result.
   ssize_t read(uint64_t off, size_t len, std::vector<std::byte>* out = nullptr) {
     const std::byte* d = nullptr;
-    ssize_t n = vol->read(ctx, len, off, &d);
+    ssize_t n = vol->read(ctx, len, off, &d).value();
     if (out) {
       out->clear();
       if (n > 0) out->assign(d, d + n);

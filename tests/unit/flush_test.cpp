@@ -91,7 +91,7 @@ TEST_CASE("a path failed by hand stays FAIL when a request in flight on it answe
     auto one_read = [&] {
       IoContext ctx(1 << 20);
       const std::byte* d = nullptr;
-      return fv.vol->read(ctx, 512, 0, &d);
+      return fv.vol->read(ctx, 512, 0, &d).value();
     };
     auto r1 = std::async(std::launch::async, one_read);
     auto r2 = std::async(std::launch::async, one_read);

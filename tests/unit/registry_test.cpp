@@ -116,11 +116,11 @@ TEST_CASE("I/O through a registry volume reaches the files, aligned or not", "[r
   auto v = reg.find("vol0");
   IoContext ctx(1 << 20);
   auto data = pattern(3000, 8);
-  REQUIRE(v->write(ctx, data.data(), data.size(), 1000) == 3000);
+  REQUIRE(v->write(ctx, data.data(), data.size(), 1000).value() == 3000);
   CHECK(read_file(a, 1000, 3000) == data);
   REQUIRE(v->rotate());
   const std::byte* got = nullptr;
-  REQUIRE(v->read(ctx, 3000, 1000, &got) == 3000);
+  REQUIRE(v->read(ctx, 3000, 1000, &got).value() == 3000);
   CHECK(std::vector<std::byte>(got, got + 3000) == data);
   CHECK(v->flush() == 0);
 }
@@ -335,8 +335,8 @@ TEST_CASE("stop keeps a label, destroy erases it", "[registry][label]") {
   // Writing the volume's last byte never touches it.
   IoContext ctx(1 << 20);
   std::byte x{0xEE};
-  CHECK(v->write(ctx, &x, 1, v->size() - 1) == 1);
-  CHECK(v->write(ctx, &x, 1, v->size()) == -ENOSPC);
+  CHECK(v->write(ctx, &x, 1, v->size() - 1).value() == 1);
+  CHECK(v->write(ctx, &x, 1, v->size()).value() == -ENOSPC);
   CHECK(std::memcmp(read_file(a, kFileSize - 512, 16).data(), "GEOM::MULTIPATH", 16) == 0);
 
   // stop: the label stays; creating again tastes it (same UUID, same size).

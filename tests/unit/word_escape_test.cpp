@@ -14,7 +14,7 @@ TEST_CASE("escape_word: plain names are unchanged", "[escape]") {
     CHECK(escape_word(s) == s);
 }
 
-TEST_CASE("escape_word: blanks, backslash and control characters become \\ooo", "[escape]") {
+TEST_CASE("escape_word: blanks, backslash and control characters become octal escapes", "[escape]") {
   CHECK(escape_word("/srv/a b") == "/srv/a\\040b");
   CHECK(escape_word("a\tb") == "a\\011b");
   CHECK(escape_word("a\nb") == "a\\012b");
@@ -25,7 +25,7 @@ TEST_CASE("escape_word: blanks, backslash and control characters become \\ooo", 
   CHECK(escape_word("x\xc2\x9b" "2J") == "x\\302\\2332J");
 }
 
-TEST_CASE("escape_word: bytes that are not UTF-8 become \\ooo, the JSON stays valid", "[escape]") {
+TEST_CASE("escape_word: bytes that are not UTF-8 become octal escapes, the JSON stays valid", "[escape]") {
   CHECK(escape_word("\xff") == "\\377");
   CHECK(escape_word("a\xc3") == "a\\303");            // truncated sequence
   CHECK(escape_word("\xc0\xaf") == "\\300\\257");     // overlong '/'

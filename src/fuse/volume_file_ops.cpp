@@ -1,4 +1,5 @@
-// open/read/write/fsync/release.  For a volume file these are the hot path:
+// The volume file's FUSE operations: open/read/write/fsync/release (the
+// core's request path is core/volume_request.cpp).  These are the hot path:
 // no allocation (the worker's IoContext holds the buffer), no lock, no log.
 #include <fcntl.h>
 
@@ -77,8 +78,8 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
     }
     const std::byte* data = nullptr;
     const IoReply reply{req, reply_read, &kHooks};
-    ssize_t n = h->volume->read(worker_context(), size, static_cast<uint64_t>(off), &data, &reply);
-    if (n != kTakenOver) reply_read(req, data, n);
+    const IoResult res = h->volume->read(worker_context(), size, static_cast<uint64_t>(off), &data, &reply);
+    if (!res.is_taken_over()) reply_read(req, data, res.value());
     return;
   }
   guarded(req, "read", [&] { ctl_read(req, *h, size, off); });
@@ -92,9 +93,9 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
       return;
     }
     const IoReply reply{req, reply_write, &kHooks};
-    ssize_t n = h->volume->write(worker_context(), reinterpret_cast<const std::byte*>(buf), size,
-                                 static_cast<uint64_t>(off), &reply);
-    if (n != kTakenOver) reply_write(req, nullptr, n);
+    const IoResult res = h->volume->write(worker_context(), reinterpret_cast<const std::byte*>(buf), size,
+                                          static_cast<uint64_t>(off), &reply);
+    if (!res.is_taken_over()) reply_write(req, nullptr, res.value());
     return;
   }
   guarded(req, "write", [&] {

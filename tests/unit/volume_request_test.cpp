@@ -1,4 +1,4 @@
-// The request path of a Volume (src/core/volume_io.cpp): round trips,
+// The request path of a Volume (src/core/volume_request.cpp): round trips,
 // O_DIRECT alignment (read-modify-write), end of volume, counters.
 #include <catch2/catch.hpp>
 
@@ -147,9 +147,9 @@ TEST_CASE("concurrent unaligned writes into one 4 KiB block all land", "[volume_
         IoContext ctx(1 << 20);
         for (int r = 1; r <= kRounds; ++r) {
           std::vector<std::byte> d(100, static_cast<std::byte>(r));
-          ssize_t n = fv.vol->write(ctx, d.data(), d.size(), 4096 + t * 512);
+          ssize_t n = fv.vol->write(ctx, d.data(), d.size(), 4096 + t * 512).value();
           std::byte one{static_cast<unsigned char>(r + t)};
-          ssize_t n2 = fv.vol->write(ctx, &one, 1, 8191 - t);
+          ssize_t n2 = fv.vol->write(ctx, &one, 1, 8191 - t).value();
           if (n != 100 || n2 != 1) ++failed_writes;
         }
       });
@@ -193,14 +193,14 @@ TEST_CASE("an aligned write racing a read-modify-write of the same block is not 
   std::thread rmw([&] {
     IoContext ctx(1 << 20);
     std::byte b{0xAA};
-    rmw_result = fv.vol->write(ctx, &b, 1, 4096 + 100);
+    rmw_result = fv.vol->write(ctx, &b, 1, 4096 + 100).value();
   });
   REQUIRE(eventually([&] { return in_write_back.load(); }));
   std::atomic<bool> aligned_done{false};
   std::thread aligned([&] {
     IoContext ctx(1 << 20);
     auto d = std::vector<std::byte>(4096, std::byte{0x55});
-    aligned_result = fv.vol->write(ctx, d.data(), d.size(), 4096);
+    aligned_result = fv.vol->write(ctx, d.data(), d.size(), 4096).value();
     aligned_done = true;
     {
       std::lock_guard lk(m);
