@@ -157,6 +157,47 @@ Status erase_metadata(PathIo& io) {
   return store_last_sector(io, zero);
 }
 
+Result<Metadata> write_new_label(PathIo& io, const std::string& path, const std::string& name, Mode mode,
+                                 bool force) {
+  const uint64_t size = io.size();
+  const uint32_t sector = io.sector_size();
+  // One sector of data at least, or the volume would be empty.
+  if (size < 2ull * sector)
+    return err_inval("path " + path + " is too small to label (" + std::to_string(size) +
+                     " bytes, at least 2 sectors needed)");
+  // Stricter than FreeBSD, which overwrites silently: another volume's label
+  // (or a damaged one) is only replaced on request.
+  if (!force) {
+    const LabelTaste old = taste_label(io);
+    if (old.kind == LabelKind::kUnreadable)
+      return Error{old.error.code, path + ": " + old.error.msg + " (use -f to overwrite)"};
+    if (old.kind == LabelKind::kLabel)
+      return err_exist("path " + path + " is already labeled '" + old.md.name + "' (UUID " + old.md.uuid +
+                       "); use -f to overwrite, or `mpathfs clear` it");
+    if (old.kind == LabelKind::kMalformed)
+      return err_inval("path " + path + " carries " + old.error.msg + "; use -f to overwrite, or `mpathfs clear` it");
+  }
+  Metadata md;
+  md.uuid = new_uuid();
+  md.name = name;
+  md.version = kMetadataVersion;
+  md.sector_size = sector;
+  md.size = size;  // the full size, metadata sector included
+  md.mode = mode;
+  auto bytes = encode_sector(md, sector);
+  if (!bytes) return bytes.error();
+  if (auto w = store_last_sector(io, *bytes); !w) return with_path(path, w.error());
+  return md;
+}
+
+Result<bool> shows_label(PathIo& io, const Metadata& md) {
+  auto expected = encode_sector(md, io.sector_size());
+  if (!expected) return expected.error();
+  auto got = read_last_sector(io);
+  if (!got) return got.error();
+  return *got == *expected;
+}
+
 Result<LabelReport> label_paths(const LabelRequest& req) {
   if (!valid_volume_name(req.name))
     return err_inval("bad volume name '" + req.name + "' (1-15 characters of A-Za-z0-9._-)");
@@ -181,34 +222,10 @@ Result<LabelReport> label_paths(const LabelRequest& req) {
       return err_inval("paths " + first_name + " and " + p + " differ in sector size (" +
                        std::to_string(first->sector_size()) + " != " + std::to_string((*io)->sector_size()) + ")");
   }
-  const uint64_t size = first->size();
-  const uint32_t sector = first->sector_size();
-  // One sector of data at least, or the volume would be empty.
-  if (size < 2ull * sector)
-    return err_inval("path " + first_name + " is too small to label (" + std::to_string(size) +
-                     " bytes, at least 2 sectors needed)");
-
-  // Stricter than FreeBSD, which overwrites silently: another volume's label
-  // is only replaced on request.
-  if (!req.force) {
-    auto old = read_metadata(*first);
-    if (!old) return Error{old.error().code, first_name + ": " + old.error().msg + " (use -f to overwrite)"};
-    if (*old)
-      return err_exist("path " + first_name + " is already labeled '" + (*old)->name + "' (UUID " + (*old)->uuid +
-                       "); use -f to overwrite");
-  }
-
   LabelReport report;
-  Metadata& md = report.written;
-  md.uuid = new_uuid();
-  md.name = req.name;
-  md.version = kMetadataVersion;
-  md.sector_size = sector;
-  md.size = size;  // the full size, metadata sector included
-  md.mode = req.mode;
-  auto expected = encode_sector(md, sector);
-  if (!expected) return expected.error();
-  if (auto w = store_last_sector(*first, *expected); !w) return with_path(first_name, w.error());
+  auto md = write_new_label(*first, first_name, req.name, req.mode, req.force);
+  if (!md) return md.error();
+  report.written = *md;
   first.reset();
 
   OpenOptions read_back;
@@ -221,10 +238,10 @@ Result<LabelReport> label_paths(const LabelRequest& req) {
       report.warnings.push_back("Unable to open " + p + ": " + io.error().code_text() + ".");
       continue;
     }
-    auto got = read_last_sector(**io);
-    if (!got) {
-      report.warnings.push_back("Unable to read metadata from " + p + ": " + got.error().code_text() + ".");
-    } else if (*got != *expected) {
+    auto shows = shows_label(**io, report.written);
+    if (!shows) {
+      report.warnings.push_back("Unable to read metadata from " + p + ": " + shows.error().code_text() + ".");
+    } else if (!*shows) {
       report.warnings.push_back("No metadata found on " + p + ". It is not a path of " + first_name + ".");
     }
   }

@@ -58,6 +58,18 @@ Status write_metadata(PathIo& io, const Metadata& md);
 // Zeroes the whole last sector, then fdatasync (destroy of a labeled volume).
 Status erase_metadata(PathIo& io);
 
+// Writes a new label (fresh UUID, size = the full path size) to `io`, named
+// `path` in messages.  Refused when the path is smaller than two sectors
+// (EINVAL) or, unless `force`, already carries a label (EEXIST) or a
+// malformed one (EINVAL).  The metadata written.
+Result<Metadata> write_new_label(PathIo& io, const std::string& path, const std::string& name, Mode mode,
+                                 bool force);
+
+// Whether the last sector read through `io` holds exactly `md` as written
+// (all of its bytes): another path to the same disk shows it.  The read's
+// error when it fails.
+Result<bool> shows_label(PathIo& io, const Metadata& md);
+
 // `mpathfs label [-A|-R] [-f] NAME PATH...`
 struct LabelRequest {
   std::string name;

@@ -16,38 +16,23 @@ namespace {
 
 using Paths = std::vector<std::shared_ptr<Path>>;
 
-// create -l: writes a new label to the first path, then reads it back through
-// the others.  Returns the UUID; marks paths whose read-back failed.
+// create -l: writes a new label to the first path (label.cpp, as `mpathfs
+// label` does, never over another label), then reads it back through the
+// others.  Returns the UUID; marks paths whose read-back failed.
 Result<std::string> write_label(const VolumeSpec& spec, const Paths& paths, Mode mode, std::vector<bool>& unreadable) {
-  PathIo& first = paths[0]->io();
-  const uint64_t size = first.size();
-  const uint32_t sector = first.sector_size();
-  if (size < 2ull * sector) return err_inval("path " + paths[0]->name() + " is too small to label");
-  // As `mpathfs label` without -f: never relabel another volume's disk.
-  const LabelTaste old = taste_label(first);
-  if (old.kind == LabelKind::kLabel)
-    return err_exist("path " + paths[0]->name() + " is already labeled (volume " + old.md.name + ", UUID " +
-                     old.md.uuid + "); `mpathfs clear` it first");
-  if (old.kind == LabelKind::kMalformed)
-    return err_inval("path " + paths[0]->name() + " carries " + old.error.msg + "; `mpathfs clear` it first");
-  Metadata md;
-  md.uuid = new_uuid();
-  md.name = spec.name;
-  md.sector_size = sector;
-  md.size = size;
-  md.mode = mode;
-  if (auto w = write_metadata(first, md); !w)
-    return Error{w.error().code, "cannot write metadata to " + paths[0]->name() + ": " + w.error().msg};
+  auto md = write_new_label(paths[0]->io(), paths[0]->name(), spec.name, mode, false);
+  if (!md) return md.error();
   for (size_t i = 1; i < paths.size(); ++i) {
-    const LabelTaste t = taste_label(paths[i]->io());
-    if (t.kind == LabelKind::kUnreadable) {
+    auto shows = shows_label(paths[i]->io(), *md);
+    if (!shows) {
       unreadable[i] = true;
-    } else if (auto s = check_label_identity(t, paths[i]->name(), md.uuid, size, sector); !s) {
-      (void)erase_metadata(first);
-      return err_inval(s.error().msg + " after labeling: it is not a path of " + paths[0]->name());
+    } else if (!*shows) {
+      (void)erase_metadata(paths[0]->io());
+      return err_inval("no metadata found on " + paths[i]->name() + " after labeling: it is not a path of " +
+                       paths[0]->name());
     }
   }
-  return md.uuid;
+  return md->uuid;
 }
 
 // Without -l: the first readable path decides whether the volume is labeled;
