@@ -60,6 +60,16 @@ std::string render_status_table(const std::vector<VolumeStatus>& volumes) {
   return out;
 }
 
+std::string render_status_script(const std::vector<VolumeStatus>& volumes) {
+  std::string out;
+  for (auto& v : volumes) {
+    const std::string lead = escape_word(v.name) + "  " + volume_state_name(v.state);
+    for (auto& p : v.paths) out += lead + "  " + escape_word(p.path) + " (" + path_state_name(p.state) + ")\n";
+    if (v.paths.empty()) out += lead + "\n";
+  }
+  return out;
+}
+
 std::string render_volume_text(const VolumeStatus& v) {
   std::string out;
   char line[512];

@@ -12,6 +12,13 @@
 // test binary killed by ctest's timeout does not leave servers behind; children
 // are started from the test's main thread only (the death signal follows the
 // forking *thread*).
+//
+// One header; each section below is implemented in its own file:
+//   processes harness_process.cpp   files    harness_files.cpp
+//   control   harness_control.cpp   config   harness_config.cpp
+//   mounts    harness_mounts.cpp    daemon   harness_daemon.cpp
+//   loop      harness_loop.cpp      nbd      harness_nbd.cpp
+//   test glue harness_listener.cpp  (helpers shared by them: harness_internal.hpp)
 #pragma once
 
 #include <sys/types.h>
@@ -161,7 +168,8 @@ uint64_t file_size(const std::string& path);  // st_size, or blockdev size for d
 // ---------------------------------------------------------------- control
 
 // One open(O_WRONLY) + ONE write() syscall (a control write must be one
-// write).  Returns 0, the errno of the failing call, or -1 for a short write.
+// write).  Returns 0, the errno of the failing call, or -1 for a short write
+// (core/control_io.hpp's control_write, which the CLI uses too).
 int ctl_write(const std::string& path, std::string_view text);
 std::string errno_name(int e);  // "ENOENT" ...; "0" for 0; "-1" for -1
 
