@@ -7,7 +7,7 @@ set -euo pipefail
 #   util-linux: setpriv unshare partx    mount: mount umount losetup
 #   e2fsprogs: mkfs.ext4 fsck.ext4 fdisk: sfdisk    fuse3: fusermount3
 #   qemu-utils: qemu-img qemu-io   libnbd-bin: nbdfuse    coreutils: dd mknod timeout
-PKGS=(build-essential cmake pkg-config
+PKGS=(build-essential cmake pkg-config clang
       libfuse3-dev fuse3 nlohmann-json3-dev libspdlog-dev catch2 libcli11-dev
       fio util-linux mount e2fsprogs fdisk nbdkit libnbd-bin qemu-utils kmod jq strace coreutils mawk)
 missing=()

@@ -29,7 +29,7 @@ std::string with_suffix(const std::string& wanted, unsigned n) {
 }  // namespace
 
 std::string Registry::distinct_name_locked(const std::string& wanted) const {
-  auto free = [&](const std::string& n) { return !reserved_volume_name(n) && !name_taken_locked(n); };
+  auto free = [&](const std::string& n) REQUIRES(map_mu_) { return !reserved_volume_name(n) && !name_taken_locked(n); };
   if (free(wanted)) return wanted;
   // gmultipath: the name is another UUID's; the new volume gets a distinct
   // one.  Random first (names do not depend on scan order), then every

@@ -15,7 +15,10 @@ uint64_t BlockLocks::stripes_of(uint64_t off, uint64_t end) {
 
 BlockLocks::Hold BlockLocks::acquire(uint64_t mask, bool exclusive, BlockingObserver* waiting) {
   bool told = false;
-  auto wait = [&](Stripe& s, std::unique_lock<std::mutex>& lk) {
+  auto wait = [&](Stripe& s, std::unique_lock<Mutex>& lk) {
+    // lk holds s.m; clang 14 cannot map REQUIRES(s.m) on a lambda's
+    // parameter at its call site, so the lambda asserts it instead.
+    s.m.assert_held();
     if (waiting && !told) {
       waiting->busy_begin();
       told = true;

@@ -15,9 +15,9 @@
 #pragma once
 
 #include <array>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
+
+#include "core/mutex.hpp"
 
 namespace mpathfs {
 
@@ -46,11 +46,11 @@ class BlockLocks {
 
  private:
   struct alignas(64) Stripe {
-    std::mutex m;
-    std::condition_variable cv;
-    int readers = 0;
-    bool writer = false;
-    int waiting = 0;
+    Mutex m;
+    CondVar cv;
+    int readers GUARDED_BY(m) = 0;
+    bool writer GUARDED_BY(m) = false;
+    int waiting GUARDED_BY(m) = 0;
   };
   std::array<Stripe, kStripes> stripes_;
 };

@@ -9,12 +9,11 @@
 // forever — multipath-tools' checkers.h says the same).
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
 #include "core/config.hpp"
+#include "core/mutex.hpp"
 #include "core/registry.hpp"
 
 namespace mpathfs {
@@ -40,9 +39,9 @@ class Checker {
   const double interval_s_;
   const Failback failback_;
   std::function<void()> on_tree_change_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -17,7 +17,7 @@ PathFlusher::~PathFlusher() {
 void PathFlusher::run(std::shared_ptr<State> st) noexcept {
   std::unique_lock lk(st->mu);
   for (;;) {
-    st->wake.wait(lk, [&] { return st->stop || st->requested > st->done; });
+    st->wake.wait(lk, [&]() REQUIRES(st->mu) { return st->stop || st->requested > st->done; });
     if (st->stop) return;
     // Every ticket handed out so far was asked before this call starts.
     const uint64_t target = st->requested;
@@ -49,7 +49,7 @@ std::optional<uint64_t> PathFlusher::request() noexcept {
 
 std::optional<int> PathFlusher::wait(uint64_t ticket, Clock::time_point deadline) noexcept {
   std::unique_lock lk(st_->mu);
-  if (!st_->done_cv.wait_until(lk, deadline, [&] { return st_->done >= ticket; })) return std::nullopt;
+  if (!st_->done_cv.wait_until(lk, deadline, [&]() REQUIRES(st_->mu) { return st_->done >= ticket; })) return std::nullopt;
   return st_->rc;
 }
 

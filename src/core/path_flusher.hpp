@@ -10,12 +10,11 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 
+#include "core/mutex.hpp"
 #include "core/path_io.hpp"
 
 namespace mpathfs {
@@ -41,15 +40,15 @@ class PathFlusher {
  private:
   struct State {
     std::shared_ptr<PathIo> io;
-    mutable std::mutex mu;
-    std::condition_variable wake;  // a request, or stop
-    std::condition_variable done_cv;
-    uint64_t requested = 0;  // tickets handed out
-    uint64_t done = 0;       // every ticket <= done is answered
-    int rc = 0;              // the answer of the fdatasync that answered `done`
-    bool running = false;    // inside fdatasync
-    bool started = false;    // the thread exists
-    bool stop = false;
+    mutable Mutex mu;
+    CondVar wake;  // a request, or stop
+    CondVar done_cv;
+    uint64_t requested GUARDED_BY(mu) = 0;  // tickets handed out
+    uint64_t done GUARDED_BY(mu) = 0;       // every ticket <= done is answered
+    int rc GUARDED_BY(mu) = 0;              // the answer of the fdatasync that answered `done`
+    bool running GUARDED_BY(mu) = false;    // inside fdatasync
+    bool started GUARDED_BY(mu) = false;    // the thread exists
+    bool stop GUARDED_BY(mu) = false;
   };
   static void run(std::shared_ptr<State> st) noexcept;
 

@@ -94,7 +94,7 @@ Status Registry::insert(std::shared_ptr<Volume> v) {
   std::lock_guard lk(map_mu_);
   for (auto& [id, slot] : by_id_)
     if (slot.volume->name() == v->name()) return err_exist("volume " + v->name() + " already exists");
-  by_id_[next_id_++] = Slot{std::move(v), std::make_shared<std::mutex>()};
+  by_id_[next_id_++] = Slot{std::move(v), std::make_shared<Mutex>()};
   ++generation_;
   return {};
 }

@@ -6,17 +6,16 @@
 //    removed under a hung request stays alive until that request returns.
 //  - Routing reads atomics only.  State *changes* (fail, restore, active
 //    path, set swap) take mu_, which the hot path touches only on an error.
-//  - Lock order: Registry::mu_ before Volume::mu_; block_locks_ and
-//    fence_mu_ are taken alone.
+//  - Lock order: Registry::map_mu_ before Volume::mu_ (map_mu_ says so with
+//    ACQUIRED_BEFORE; clang -Wthread-safety-beta checks it); block_locks_
+//    and fence_mu_ are taken alone.  The *_locked functions REQUIRE mu_.
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +26,7 @@
 #include "core/inflight.hpp"
 #include "core/io_context.hpp"
 #include "core/mode.hpp"
+#include "core/mutex.hpp"
 #include "core/path.hpp"
 #include "core/request.hpp"
 #include "core/result.hpp"
@@ -159,6 +159,9 @@ class Volume {
   bool is_shut_down() const { return shut_down_.load(std::memory_order_acquire); }
 
  private:
+  // Only so that Registry::map_mu_ can name mu_ in its ACQUIRED_BEFORE.
+  friend class Registry;
+
   struct PathSet {
     std::vector<std::shared_ptr<Path>> paths;  // join order
   };
@@ -191,18 +194,18 @@ class Volume {
   // failover.cpp: the one place that decides what a failure or a return
   // does (mu_ held).  on_failure_locked returns whether it ran gmultipath's
   // restore-all rule (only when may_restore: once per request).
-  bool on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int err, bool may_restore);
-  bool on_return_locked(const PathSet& set, Path& p, ReturnTrigger t);
-  void after_remove_locked(const PathSet& next, const Path& gone, size_t index);
+  bool on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int err, bool may_restore) REQUIRES(mu_);
+  bool on_return_locked(const PathSet& set, Path& p, ReturnTrigger t) REQUIRES(mu_);
+  void after_remove_locked(const PathSet& next, const Path& gone, size_t index) REQUIRES(mu_);
 
   // The machinery under them (mu_ held).
-  void fail_locked(const PathSet& set, Path& p, int err, const char* why);
-  bool any_good_locked(const PathSet& set) const;
-  void restore_all_except_locked(const PathSet& set, const Path* except);
-  void move_active_after_locked(const PathSet& set, const Path* failed);
+  void fail_locked(const PathSet& set, Path& p, int err, const char* why) REQUIRES(mu_);
+  bool any_good_locked(const PathSet& set) const REQUIRES(mu_);
+  void restore_all_except_locked(const PathSet& set, const Path* except) REQUIRES(mu_);
+  void move_active_after_locked(const PathSet& set, const Path* failed) REQUIRES(mu_);
   PathState state_of(const PathSet& set, const Path& p, Mode m) const;
   // Logs entering and leaving BROKEN, once each.
-  void note_state_locked(const PathSet& set);
+  void note_state_locked(const PathSet& set) REQUIRES(mu_);
 
   std::shared_ptr<const PathSet> load_set() const { return set_.load(std::memory_order_acquire); }
 
@@ -225,15 +228,15 @@ class Volume {
     uint64_t off;
     size_t len;
   };
-  std::mutex fence_mu_;
-  std::condition_variable fence_cv_;
-  std::vector<Fence> fences_;           // guarded by fence_mu_
+  Mutex fence_mu_;
+  CondVar fence_cv_;
+  std::vector<Fence> fences_ GUARDED_BY(fence_mu_);
   std::atomic<int> fences_active_{0};   // checked lock-free per write
   std::atomic<uint64_t> fence_seq_{0};
 
-  mutable std::mutex mu_;          // state changes; see the lock order above
-  bool broken_logged_ = false;     // guarded by mu_
-  std::condition_variable path_cv_;  // a path came back, settings changed, or shut down
+  mutable Mutex mu_;               // state changes; see the lock order above
+  bool broken_logged_ GUARDED_BY(mu_) = false;
+  CondVar path_cv_;  // a path came back, settings changed, or shut down
   // Writes hold these while a path with O_DIRECT alignment is in the
   // volume (a read-modify-write is then possible).
   BlockLocks block_locks_;

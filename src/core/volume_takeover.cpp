@@ -36,7 +36,7 @@ IoResult Volume::abandon(IoContext& ctx) noexcept {
 }
 
 int Volume::wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t epoch) noexcept {
-  auto overlaps = [&] {
+  auto overlaps = [&]() REQUIRES(fence_mu_) {
     for (auto& f : fences_)
       if (f.seq <= epoch && f.off < off + len && off < f.off + f.len) return true;
     return false;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/inflight.hpp"
+#include "core/mutex.hpp"
 
 namespace mpathfs {
 
@@ -46,10 +47,10 @@ class Watchdog {
 
   const size_t max_io_;
   const unsigned period_ms_;
-  std::mutex mu_;  // guards slots_ and stop_
-  std::condition_variable cv_;
-  std::vector<InflightSlot*> slots_;
-  bool stop_ = false;
+  Mutex mu_;  // guards slots_ and stop_
+  CondVar cv_;
+  std::vector<InflightSlot*> slots_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -192,7 +192,7 @@ void WorkerPool::worker_main() noexcept {
 
 void WorkerPool::wait() {
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [this] { return live_ <= blocked_.load(); });
+  cv_.wait(lk, [this]() REQUIRES(mu_) { return live_ <= blocked_.load(); });
 }
 
 bool WorkerPool::done() const {

@@ -20,11 +20,10 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
 
 #include "core/io_context.hpp"
+#include "core/mutex.hpp"
 #include "core/watchdog.hpp"
 #include "fuse/fs.hpp"
 
@@ -75,9 +74,9 @@ class WorkerPool final : public BlockingObserver {
   std::atomic<int> parked_{0};
   std::atomic<uint32_t> wakeups_{0};  // futex word the parked wait on
   std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  int live_ = 0;  // threads alive, guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  int live_ GUARDED_BY(mu_) = 0;  // threads alive
 };
 
 // The calling worker's I/O context (made on first use on other threads).
