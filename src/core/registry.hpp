@@ -55,7 +55,9 @@ struct VolumeSpec {
 
 class Registry {
  public:
-  explicit Registry(VolumeDefaults d) : defaults_(std::move(d)) {}
+  // `clock`: the time of every volume it makes (and of the checker and
+  // watchdog that serve them: one clock for all, so their times compare).
+  explicit Registry(VolumeDefaults d, Clock& clock = Clock::real()) : defaults_(std::move(d)), clock_(clock) {}
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -97,7 +99,12 @@ class Registry {
   // Fails every request from now on and releases queued ones.
   void shut_down_all();
 
+  // Adds a volume made elsewhere (assembly; tests with fake paths).
+  // EEXIST if a volume already has that name: never two under one name.
+  Status insert(std::shared_ptr<Volume> v);
+
   const VolumeDefaults& defaults() const { return defaults_; }
+  Clock& clock() const { return clock_; }
 
  private:
   // A volume and the mutex that serializes its configure and destroy.
@@ -134,13 +141,12 @@ class Registry {
   Status add_to(Volume& v, const std::string& word);
   Status configure(const std::string& name, Mode m);
   Status rewrite_metadata(Volume& v, Mode m);
-  // EEXIST if a volume already has that name: never two under one name.
-  Status insert(std::shared_ptr<Volume> v);
   // Scan: one device; a problem line, or nothing when it is silently skipped.
   std::optional<std::string> assemble_one(const std::string& dev);
   std::string distinct_name_locked(const std::string& wanted) const;
 
   VolumeDefaults defaults_;
+  Clock& clock_;
   std::mutex scan_mu_;
   mutable std::mutex map_mu_;
   std::map<uint64_t, Slot> by_id_;                     // guarded by map_mu_

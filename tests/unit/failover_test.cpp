@@ -1,6 +1,7 @@
 // Failure handling (SPEC "Failure handling"; gmultipath-notes §4):
 // failover on path errors, gmultipath's restore-all rule, gone paths,
-// no_path_retry queueing and flush.
+// no_path_retry queueing and flush.  Time windows (queueing, io_timeout)
+// run on a FakeClock: "at once" means "without the clock moving".
 #include <catch2/catch.hpp>
 
 #include <future>
@@ -9,6 +10,7 @@
 #include "core/block_locks.hpp"
 #include "core/errno_class.hpp"
 #include "core/watchdog.hpp"
+#include "unit/fake_clock.hpp"
 #include "unit/fake_path_io.hpp"
 
 using namespace mpathfs;
@@ -156,11 +158,10 @@ TEST_CASE("failloop: every path errs persistently -> EIO, restores bounded, no l
   const size_t n = GENERATE(2u, 3u);
   INFO(n << " paths");
   LogCapture log;
-  FakeVolume fv(n);
+  FakeClock clock;
+  FakeVolume fv(n, {}, FakeVolume::default_settings(), 1 << 20, clock);
   for (auto* io : fv.ios) io->write_errno = EIO;
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.write(0, 4096, std::byte{1}) == -EIO);
-  CHECK(seconds_since(t0) < 1.0);
+  CHECK(finishes_at_once([&] { return fv.write(0, 4096, std::byte{1}); }) == -EIO);
   uint64_t attempts = 0;
   for (auto* io : fv.ios) attempts += io->errors;
   CHECK(attempts <= 2 * n);
@@ -232,27 +233,26 @@ TEST_CASE("ENXIO/ENODEV mark a path lost, all_lost() when every path is gone", "
 }
 
 TEST_CASE("a gone path is not retried and a lost volume fails at once even with queueing", "[failover][lost]") {
-  FakeVolume fv(1, {}, with_npr(-1));
+  FakeClock clock;
+  FakeVolume fv(1, {}, with_npr(-1), 1 << 20, clock);
   fv.io(0).write_errno = ENXIO;
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.write(0, 512, std::byte{1}) == -EIO);
-  CHECK(seconds_since(t0) < 1.0);
+  CHECK(finishes_at_once([&] { return fv.write(0, 512, std::byte{1}); }) == -EIO);
   CHECK(fv.vol->all_lost());
   CHECK(fv.io(0).errors == 1);
 }
 
 TEST_CASE("no_path_retry 0: a BROKEN volume fails requests with EIO at once", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   heal(fv);
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == -EIO);
-  CHECK(fv.write(0, 512, std::byte{1}) == -EIO);
-  CHECK(seconds_since(t0) < 0.5);
+  CHECK(finishes_at_once([&] { return fv.read(0, 512); }) == -EIO);
+  CHECK(finishes_at_once([&] { return fv.write(0, 512, std::byte{1}); }) == -EIO);
 }
 
 TEST_CASE("no_path_retry N: a request waits and succeeds when a path is restored in time", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   heal(fv);
   fv.vol->set_no_path_retry(2);
@@ -261,12 +261,15 @@ TEST_CASE("no_path_retry N: a request waits and succeeds when a path is restored
     IoContext ctx(1 << 20);
     return fv.vol->write(ctx, d.data(), d.size(), 0).value();
   });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  CHECK(fut.wait_for(100ms) == std::future_status::timeout);  // really waiting
-  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(clock.wait_for_waiters(1));
+  CHECK(fv.vol->status().queued == 1);
+  const uint64_t t0 = clock.now_ns();
+  clock.advance_s(1.9);  // not yet no_path_retry
+  REQUIRE(clock.wait_for_deadline(t0 + 2'000'000'000));
+  CHECK(fut.wait_for(0ms) == std::future_status::timeout);  // really waiting
   REQUIRE(fv.vol->restore_path("p1"));
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(seconds_since(t0) < 0.5);  // woken by the restore, not by a poll
+  // Woken by the restore, not by a poll: the clock stands still.
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
   CHECK(fut.get() == 512);
   CHECK(fv.disk->get(0, 512) == d);
   CHECK(fv.vol->status().queued == 0);
@@ -274,19 +277,24 @@ TEST_CASE("no_path_retry N: a request waits and succeeds when a path is restored
 }
 
 TEST_CASE("no_path_retry N: EIO after about N seconds without a path", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   fv.vol->set_no_path_retry(1);
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == -EIO);
-  double took = seconds_since(t0);
-  CHECK(took >= 0.9);
-  CHECK(took < 2.5);
+  auto fut = std::async(std::launch::async, [&] { return fv.read(0, 512); });
+  REQUIRE(clock.wait_for_waiters(1));
+  clock.advance(999'999'999);
+  REQUIRE(clock.wait_for_waiters(1));
+  CHECK(fut.wait_for(0ms) == std::future_status::timeout);
+  clock.advance(1);  // exactly no_path_retry seconds
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
+  CHECK(fut.get() == -EIO);
   CHECK(fv.vol->status().queued == 0);
 }
 
 TEST_CASE("no_path_retry -1: a request waits until a path is restored", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   heal(fv);
   fv.vol->set_no_path_retry(-1);
@@ -295,16 +303,24 @@ TEST_CASE("no_path_retry -1: a request waits until a path is restored", "[failov
     const std::byte* d = nullptr;
     return fv.vol->read(ctx, 512, 0, &d).value();
   });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  // Longer than a 1 s poll slice: still waiting.
-  CHECK(fut.wait_for(1200ms) == std::future_status::timeout);
+  REQUIRE(clock.wait_for_waiters(1));
+  CHECK(fv.vol->status().queued == 1);
+  // Many 1 s poll slices, and a day: still waiting.
+  for (int i = 0; i < 3; ++i) {
+    clock.advance_s(1.2);
+    REQUIRE(clock.wait_for_waiters(1));
+  }
+  clock.advance_s(86400);
+  REQUIRE(clock.wait_for_waiters(1));
+  CHECK(fut.wait_for(0ms) == std::future_status::timeout);
   REQUIRE(fv.vol->restore_path("p0"));
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
   CHECK(fut.get() == 512);
 }
 
 TEST_CASE("set_no_path_retry(0) while waiting releases the request with EIO", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   fv.vol->set_no_path_retry(-1);
   auto fut = std::async(std::launch::async, [&] {
@@ -312,26 +328,29 @@ TEST_CASE("set_no_path_retry(0) while waiting releases the request with EIO", "[
     std::byte b{1};
     return fv.vol->write(ctx, &b, 1, 0).value();
   });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(clock.wait_for_waiters(1));
   fv.vol->set_no_path_retry(0);
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(seconds_since(t0) < 0.5);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);  // the clock stands still
   CHECK(fut.get() == -EIO);
   CHECK(fv.vol->status().queued == 0);
 }
 
 TEST_CASE("shortening no_path_retry while waiting takes effect", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   fv.vol->set_no_path_retry(-1);
   auto fut = std::async(std::launch::async, [&] { return fv.read(0, 512); });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(clock.wait_for_waiters(1));
+  clock.advance_s(0.5);  // into a 1 s poll slice
+  const uint64_t t0 = clock.now_ns();
   fv.vol->set_no_path_retry(1);
-  REQUIRE(fut.wait_for(3s) == std::future_status::ready);
+  // The waiter re-arms at once for 1 s from now, not at the end of its slice.
+  REQUIRE(clock.wait_for_deadline(t0 + 1'000'000'000));
+  CHECK(fut.wait_for(0ms) == std::future_status::timeout);
+  clock.advance_s(1);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
   CHECK(fut.get() == -EIO);
-  CHECK(seconds_since(t0) < 2.5);
 }
 
 TEST_CASE("shut_down releases a waiting request with EIO", "[failover][queue]") {
@@ -408,7 +427,8 @@ struct FakeCaller {
 };
 
 TEST_CASE("a queued request ends with EINTR once its caller is interrupted and dying", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   fv.vol->set_no_path_retry(-1);
   FakeCaller caller;
@@ -417,33 +437,42 @@ TEST_CASE("a queued request ends with EINTR once its caller is interrupted and d
     const std::byte* d = nullptr;
     return fv.vol->read(ctx, 512, 0, &d, &caller.reply).value();
   });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
+  REQUIRE(clock.wait_for_waiters(1));
+  CHECK(fv.vol->status().queued == 1);
   CHECK(caller.watches == 1);
-  // A signal that does not kill (SIGCHLD, SIGWINCH): it keeps waiting.
+  // A signal that does not kill (SIGCHLD, SIGWINCH): it keeps waiting,
+  // now looking for a fatal signal every 100 ms.
+  const uint64_t t0 = clock.now_ns();
   caller.interrupt();
-  CHECK(fut.wait_for(400ms) == std::future_status::timeout);
-  // The fatal signal came later (no second INTERRUPT): it ends soon.
-  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(clock.wait_for_deadline(t0 + 100'000'000));
+  for (int i = 1; i <= 4; ++i) {
+    clock.advance(100'000'000);
+    REQUIRE(clock.wait_for_deadline(t0 + (i + 1) * 100'000'000ull));
+  }
+  CHECK(fut.wait_for(0ms) == std::future_status::timeout);
+  // The fatal signal came later (no second INTERRUPT): it ends at the
+  // next look.
   caller.dying = true;
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(seconds_since(t0) < 0.5);
+  clock.advance(100'000'000);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
   CHECK(fut.get() == -EINTR);
   CHECK(caller.unwatches == 1);  // no call after it returned
   CHECK(fv.vol->status().queued == 0);
 }
 
 TEST_CASE("a queued request of an already dying caller ends at once", "[failover][queue]") {
-  FakeVolume fv(2);
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   fv.vol->set_no_path_retry(-1);
   FakeCaller caller;
   caller.interrupt();
   caller.dying = true;
-  auto t0 = std::chrono::steady_clock::now();
-  std::byte b{1};
-  IoContext ctx(1 << 20);
-  CHECK(fv.vol->write(ctx, &b, 1, 0, &caller.reply).value() == -EINTR);
-  CHECK(seconds_since(t0) < 0.5);
+  CHECK(finishes_at_once([&] {
+          std::byte b{1};
+          IoContext ctx(1 << 20);
+          return fv.vol->write(ctx, &b, 1, 0, &caller.reply).value();
+        }) == -EINTR);
   CHECK(fv.vol->status().queued == 0);
 }
 
@@ -460,7 +489,8 @@ TEST_CASE("long requests and slow paths tell the pool they are busy but fast sho
 }
 
 TEST_CASE("at most kMaxQueued requests wait, more fail with EIO at once", "[failover][queue]") {
-  FakeVolume fv(1);
+  FakeClock clock;
+  FakeVolume fv(1, {}, FakeVolume::default_settings(), 1 << 20, clock);
   break_volume(fv);
   fv.vol->set_no_path_retry(-1);
   std::vector<std::future<ssize_t>> futs;
@@ -471,9 +501,7 @@ TEST_CASE("at most kMaxQueued requests wait, more fail with EIO at once", "[fail
       return fv.vol->read(ctx, 512, 0, &d).value();
     }));
   REQUIRE(eventually([&] { return fv.vol->status().queued == kMaxQueued; }, 5000ms));
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == -EIO);
-  CHECK(seconds_since(t0) < 0.5);
+  CHECK(finishes_at_once([&] { return fv.read(0, 512); }) == -EIO);
   fv.vol->set_no_path_retry(0);
   for (auto& f : futs) CHECK(f.get() == -EIO);
 }
@@ -548,15 +576,28 @@ TEST_CASE("concurrent requests during a failover all succeed", "[failover][threa
 
 namespace {
 
-// One watchdog for the whole run, never destroyed: rescue threads detach
-// their contexts from it after they have answered.
+// One fake clock and one watchdog on it for the whole run, never
+// destroyed: rescue threads detach their contexts from the watchdog after
+// they have answered.  Its loop does not run: a test moves the clock past
+// io_timeout and scans (timed_out()), so a takeover happens exactly then.
+FakeClock& io_clock() {
+  static auto* clock = new FakeClock;
+  return *clock;
+}
 Watchdog& watchdog() {
-  static Watchdog* wd = [] {
-    auto* w = new Watchdog(1 << 20, 20);
-    w->start();
-    return w;
-  }();
+  static auto* wd = new Watchdog(1 << 20, 20, io_clock());
   return *wd;
+}
+// io_timeout (0.2 s in these tests) passes for every request in flight.
+void timed_out() {
+  io_clock().advance(250'000'000);
+  watchdog().scan(io_clock().now_ns());
+}
+// Calls blocked in the hung paths of fv.
+int stuck(FakeVolume& fv) {
+  int n = 0;
+  for (auto* io : fv.ios) n += io->hung;
+  return n;
 }
 
 // Collects the one answer of a request taken over by the watchdog.
@@ -587,11 +628,17 @@ VolumeSettings with_timeout(double s) {
   return v;
 }
 
+// A volume of n fake paths on the io_timeout tests' clock.
+struct TimedVolume : FakeVolume {
+  explicit TimedVolume(size_t n, FakeOptions o = {}, double io_timeout = 0.2)
+      : FakeVolume(n, o, with_timeout(io_timeout), 1 << 20, io_clock()) {}
+};
+
 }  // namespace
 
 TEST_CASE("io_timeout: a read a hung path does not answer is taken over and answered from the next path",
           "[failover][io_timeout]") {
-  FakeVolume fv(2, {}, with_timeout(0.2));
+  TimedVolume fv(2);
   auto data = pattern(512, 31);
   REQUIRE(fv.write(0, data) == 512);
   fv.io(0).set_hang();
@@ -602,7 +649,11 @@ TEST_CASE("io_timeout: a read a hung path does not answer is taken over and answ
     const std::byte* d = nullptr;
     worker_taken_over = fv.vol->read(ctx, 512, 0, &d, &box.reply).is_taken_over();
   });
-  REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
+  REQUIRE(fv.io(0).wait_hung(1));
+  watchdog().scan(io_clock().now_ns());  // before io_timeout: nothing happens
+  CHECK(fv.state_of(0) == PathState::kActive);
+  timed_out();
+  REQUIRE(box.future.wait_for(10s) == std::future_status::ready);
   auto [n, got] = box.future.get();
   CHECK(n == 512);
   CHECK(got == data);
@@ -618,7 +669,7 @@ TEST_CASE("io_timeout: a read a hung path does not answer is taken over and answ
 }
 
 TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write", "[failover][io_timeout]") {
-  FakeVolume fv(2, {}, with_timeout(0.2));
+  TimedVolume fv(2);
   fv.io(0).set_hang();
   auto old_data = pattern(4096, 1), new_data = pattern(4096, 2);
   ReplyBox& box = new_box();
@@ -627,7 +678,9 @@ TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write",
     IoContext ctx(1 << 20, nullptr, &watchdog());
     worker_taken_over = fv.vol->write(ctx, old_data.data(), old_data.size(), 0, &box.reply).is_taken_over();
   });
-  REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
+  REQUIRE(fv.io(0).wait_hung(1));
+  timed_out();
+  REQUIRE(box.future.wait_for(10s) == std::future_status::ready);
   CHECK(box.future.get().first == 4096);  // rescued on p1
   CHECK(fv.disk->get(0, 4096) == old_data);
   // A newer write to the same blocks must wait for the stale one ...
@@ -637,12 +690,13 @@ TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write",
   });
   // ... while a write elsewhere goes through.
   CHECK(fv.write(65536, 512, std::byte{7}) == 512);
-  CHECK(newer.wait_for(300ms) == std::future_status::timeout);
+  REQUIRE(io_clock().wait_for_waiters(1));  // the newer one waits for the fence
+  CHECK(newer.wait_for(0ms) == std::future_status::timeout);
   // The hung path answers at last: its stale write lands, then the newer one.
   fv.io(0).release();
   worker.join();
   CHECK(worker_taken_over);
-  REQUIRE(newer.wait_for(3s) == std::future_status::ready);
+  REQUIRE(newer.wait_for(10s) == std::future_status::ready);  // lifted, not timed out
   CHECK(newer.get() == 1000);
   auto disk = fv.disk->get(0, 4096);
   CHECK(std::equal(disk.begin(), disk.begin() + 3000, old_data.begin()));
@@ -652,21 +706,21 @@ TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write",
 
 TEST_CASE("io_timeout without a reply hook: the path is failed, the request waits for its answer",
           "[failover][io_timeout]") {
-  FakeVolume fv(2, {}, with_timeout(0.2));
+  TimedVolume fv(2);
   fv.io(0).set_hang();
   auto fut = std::async(std::launch::async, [&] {
     IoContext ctx(1 << 20, nullptr, &watchdog());
     const std::byte* d = nullptr;
     return fv.vol->read(ctx, 512, 0, &d).value();
   });
-  REQUIRE(eventually([&] { return fv.state_of(0) == PathState::kFail; }, 3000ms));
-  CHECK(fut.wait_for(50ms) == std::future_status::timeout);
+  REQUIRE(fv.io(0).wait_hung(1));
+  timed_out();
+  CHECK(fv.state_of(0) == PathState::kFail);
+  CHECK(fut.wait_for(0ms) == std::future_status::timeout);
   // New requests avoid the hung path.
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == 512);
-  CHECK(seconds_since(t0) < 0.5);
+  CHECK(finishes_at_once([&] { return fv.read(0, 512); }) == 512);
   fv.io(0).release();
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
+  REQUIRE(fut.wait_for(10s) == std::future_status::ready);
   CHECK(fut.get() == 512);
 }
 
@@ -678,7 +732,7 @@ TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on 
   o.direct = true;
   o.align = 4096;
   o.kind = PathKind::kBlockDevice;
-  FakeVolume fv(2, o, with_timeout(0.2));
+  TimedVolume fv(2, o);
   fv.io(0).set_hang();
   auto data = pattern(10, 5);
   ReplyBox& box = new_box();
@@ -687,7 +741,9 @@ TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on 
     IoContext ctx(1 << 20, nullptr, &watchdog());
     worker_taken_over = fv.vol->write(ctx, data.data(), data.size(), 100, &box.reply).is_taken_over();
   });
-  auto ready = box.future.wait_for(1500ms);
+  REQUIRE(fv.io(0).wait_hung(1));
+  timed_out();
+  auto ready = box.future.wait_for(10s);
   CHECK(ready == std::future_status::ready);
   // Another unaligned write to an unrelated block that shares the stripe
   // (64 stripes of 4 KiB blocks) must not wait for the hung path either.
@@ -696,10 +752,10 @@ TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on 
     std::byte b{1};
     return fv.vol->write(ctx, &b, 1, 64 * 4096 + 7).value();
   });
-  CHECK(other.wait_for(500ms) == std::future_status::ready);
+  CHECK(other.wait_for(10s) == std::future_status::ready);  // no clock move needed
   fv.io(0).release();
   worker.join();
-  REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
+  REQUIRE(box.future.wait_for(10s) == std::future_status::ready);
   CHECK(box.future.get().first == 10);
   CHECK(other.get() == 1);
   CHECK(fv.disk->get(100, 10) == data);
@@ -711,7 +767,7 @@ TEST_CASE("io_timeout: every path hung -> the request fails after a bounded numb
   // "exactly like an I/O error": each path is tried, the restore-all rule
   // runs once, then EIO (no_path_retry 0) — not an endless ping-pong that
   // leaves a stuck thread behind every io_timeout.
-  FakeVolume fv(2, {}, with_timeout(0.2));
+  TimedVolume fv(2);
   fv.io(0).set_hang();
   fv.io(1).set_hang();
   ReplyBox& box = new_box();
@@ -720,34 +776,48 @@ TEST_CASE("io_timeout: every path hung -> the request fails after a bounded numb
     const std::byte* d = nullptr;
     (void)fv.vol->read(ctx, 512, 0, &d, &box.reply).value();
   });
-  auto ready = box.future.wait_for(2s);
+  auto answered = [&] { return box.future.wait_for(0ms) == std::future_status::ready; };
+  // Each io_timeout takes over the call stuck last; its rescue gets stuck
+  // on the next path, until none is left.
+  for (int round = 1; round <= 6 && !answered(); ++round) {
+    REQUIRE(eventually([&] { return stuck(fv) == round || answered(); }));
+    if (!answered()) timed_out();
+  }
+  auto ready = box.future.wait_for(10s);
   CHECK(ready == std::future_status::ready);
-  const int stuck = fv.io(0).hung + fv.io(1).hung;
-  INFO("calls stuck in the hung paths: " << stuck);
-  CHECK(stuck <= 3);
+  const int stuck_calls = stuck(fv);
+  INFO("calls stuck in the hung paths: " << stuck_calls);
+  CHECK(stuck_calls <= 3);
   if (ready == std::future_status::ready) CHECK(box.future.get().first == -EIO);
   // Clean up: answer everything, wait for every abandoned call to return.
   fv.io(0).release();
   fv.io(1).release();
   worker.join();
   // The answer (set_value finished) before the box goes away.
-  if (ready != std::future_status::ready) CHECK(box.future.wait_for(3s) == std::future_status::ready);
-  CHECK(eventually([&] { return fv.vol->abandoned() == 0; }, 3000ms));
+  if (ready != std::future_status::ready) CHECK(box.future.wait_for(10s) == std::future_status::ready);
+  CHECK(eventually([&] { return fv.vol->abandoned() == 0; }, 10000ms));
   CHECK(box.calls == 1);
 }
 
 TEST_CASE("the watchdog tells the pool of a request running for long, the worker when it ends",
           "[failover][busy][io_timeout]") {
   BusyCounter obs;
-  FakeVolume fv(1, {}, with_timeout(30));  // slow, not timed out
+  FakeClock clock;
+  FakeVolume fv(1, {}, with_timeout(30), 1 << 20, clock);  // slow, not timed out
   fv.io(0).set_hang();
-  Watchdog wd(1 << 20, 10);
+  Watchdog wd(1 << 20, 10, clock);  // its loop scans every 10 ms of the clock
   wd.start();
+  REQUIRE(clock.wait_for_waiters(1));
   std::thread worker([&] {
     IoContext ctx(1 << 20, &obs, &wd);
     const std::byte* d = nullptr;
     fv.vol->read(ctx, 512, 0, &d).value();
   });
+  REQUIRE(fv.io(0).wait_hung(1));
+  clock.advance(10'000'000);  // a scan: running for 10 ms is not long yet
+  REQUIRE(clock.wait_for_waiters(1));
+  CHECK(obs.begins == 0);
+  clock.advance(Watchdog::kSlowRequestNs);  // past the slow mark
   CHECK(eventually([&] { return obs.begins.load() == 1; }));
   CHECK(obs.ends == 0);
   fv.io(0).release();
