@@ -57,7 +57,7 @@ class Registry {
  public:
   // `clock`: the time of every volume it makes (and of the checker and
   // watchdog that serve them: one clock for all, so their times compare).
-  explicit Registry(VolumeDefaults d, Clock& clock = Clock::real()) : defaults_(std::move(d)), clock_(clock) {}
+  explicit Registry(VolumeDefaults d, Clock& clock = Clock::real()) : clock_(clock), defaults_(std::move(d)) {}
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -145,8 +145,8 @@ class Registry {
   std::optional<std::string> assemble_one(const std::string& dev);
   std::string distinct_name_locked(const std::string& wanted) const;
 
-  VolumeDefaults defaults_;
   Clock& clock_;
+  VolumeDefaults defaults_;
   std::mutex scan_mu_;
   mutable std::mutex map_mu_;
   std::map<uint64_t, Slot> by_id_;                     // guarded by map_mu_

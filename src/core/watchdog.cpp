@@ -11,7 +11,7 @@
 namespace mpathfs {
 
 Watchdog::Watchdog(size_t max_io, unsigned period_ms, Clock& clock)
-    : max_io_(max_io), period_ms_(period_ms), clock_(clock) {}
+    : clock_(clock), max_io_(max_io), period_ms_(period_ms) {}
 
 Watchdog::~Watchdog() { stop(); }
 

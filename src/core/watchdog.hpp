@@ -46,9 +46,9 @@ class Watchdog {
   void loop();
   void take_over(InflightSlot& s);
 
+  Clock& clock_;
   const size_t max_io_;
   const unsigned period_ms_;
-  Clock& clock_;
   std::mutex mu_;  // guards slots_ and stop_
   std::condition_variable cv_;
   std::vector<InflightSlot*> slots_;
