@@ -22,6 +22,28 @@ struct CheckerRig {
         checker(reg, kInterval, fb, [this] { ++tree_changes; }) {
     REQUIRE(reg.insert(fv.vol));
   }
+  // Probe threads are detached: none may outlive the test (it would log
+  // into a LogCapture gone, or read a fake path the test changes).
+  ~CheckerRig() {
+    checker.stop();
+    (void)quiesce();
+  }
+  CheckerRig(const CheckerRig&) = delete;
+  CheckerRig& operator=(const CheckerRig&) = delete;
+  // Waits until no probe is in flight on any path: begin_probe() succeeds
+  // only once the probe thread's end_probe() (its last touch) ran.
+  bool quiesce() {
+    for (size_t i = 0; i < fv.paths.size(); ++i) {
+      Path& p = fv.path(i);
+      if (!eventually([&] {
+            if (!p.begin_probe()) return false;
+            p.end_probe();
+            return true;
+          }))
+        return false;
+    }
+    return true;
+  }
   // Fails path i the way I/O does (not by hand: the checker never restores
   // an admin fail), then heals it: it is FAIL but would answer a probe.
   void fail_by_io(size_t i, int err = EIO) {
@@ -126,13 +148,14 @@ TEST_CASE("checker: a hung probe holds neither the next round nor the probes of 
 }
 
 TEST_CASE("checker: a path that answers as another disk stays FAIL, logged once", "[checker][identity]") {
+  LogCapture log;  // outlives the rig's probe threads
   CheckerRig rig(2);
   rig.fail_by_io(0);
-  LogCapture log;
   rig.fv.io(0).set_size(rig.fv.vol->path_size() - 4096);  // now leads elsewhere
   for (int round = 0; round < 2; ++round) {
     rig.checker.run_once();
-    REQUIRE(eventually([&] { return rig.fv.path(0).checker() == CheckerState::kDown; }));
+    REQUIRE(rig.quiesce());
+    CHECK(rig.fv.path(0).checker() == CheckerState::kDown);
     CHECK(rig.fv.state_of(0) == PathState::kFail);
     CHECK(rig.fv.path(0).last_error() == EINVAL);
     rig.fv.path(0).set_checker(CheckerState::kUnknown);
@@ -140,7 +163,8 @@ TEST_CASE("checker: a path that answers as another disk stays FAIL, logged once"
   CHECK(log.count("is not a path of this volume") == 1);
   rig.fv.io(0).set_size(rig.fv.vol->path_size());
   rig.checker.run_once();
-  REQUIRE(eventually([&] { return rig.fv.state_of(0) != PathState::kFail; }));
+  REQUIRE(rig.quiesce());
+  CHECK(rig.fv.state_of(0) != PathState::kFail);
 }
 
 TEST_CASE("checker: a path whose device is gone is lost, and the volume is reaped when all are", "[checker][lost]") {
