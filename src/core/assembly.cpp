@@ -101,7 +101,7 @@ std::optional<std::string> Registry::assemble_one(const std::string& dev) {
   s.file_mode = defaults_.file_mode;
   s.uid = defaults_.uid;
   s.gid = defaults_.gid;
-  auto vol = std::make_shared<Volume>(s, psize, psize - sector);
+  auto vol = std::make_shared<Volume>(s, psize, psize - sector, clock_);
   if (auto a = vol->add_path(path); !a) return a.error().describe();
   if (auto in = insert(vol); !in) return in.error().describe();
   spdlog::info("{}: assembled from metadata on {} ({}, UUID {})", name, dev, mode_name(m.mode), m.uuid);

@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-
 #include "core/aligned_buffer.hpp"
 #include "core/errno_class.hpp"
 #include "core/label.hpp"
@@ -71,9 +69,10 @@ void Checker::stop() {
 }
 
 void Checker::loop() {
+  Clock& clock = reg_.clock();
   std::unique_lock lk(mu_);
   while (!stop_) {
-    cv_.wait_for(lk, std::chrono::duration<double>(interval_s_));
+    clock.wait_until(cv_, lk, clock.now_ns() + seconds_to_ns(interval_s_));
     if (stop_) break;
     lk.unlock();
     run_once();

@@ -7,6 +7,10 @@
 // Probes run in their own threads: a probe of a hung path never blocks I/O,
 // the checker loop, or the probes of other paths (checker I/O can hang
 // forever — multipath-tools' checkers.h says the same).
+//
+// Its interval runs on the registry's clock (clock.hpp): the one its
+// volumes stamp their paths' I/O with, so unit tests drive rounds on a
+// fake clock.
 #pragma once
 
 #include <functional>

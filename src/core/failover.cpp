@@ -149,7 +149,7 @@ void Volume::after_remove_locked(const PathSet& next, const Path& gone, size_t i
 void Volume::on_path_error(Path& p, int err, Request& a) noexcept {
   a.note_tried(&p);
   ++a.rounds;
-  if (!a.first_fail_ns) a.first_fail_ns = now_ns();
+  if (!a.first_fail_ns) a.first_fail_ns = clock_.now_ns();
   std::lock_guard lk(mu_);
   if (on_failure_locked(*load_set(), p, FailTrigger::kIoError, err, !a.restored)) {
     // Each path gets one more try: the restored ones first, then (as a

@@ -142,6 +142,11 @@ class CondVar {
     return cv_.wait_until(lk.lk_, t, std::move(pred));
   }
 
+  // For Clock::wait_until (core/clock.hpp), which waits on the real or a
+  // fake clock: the wrapped pieces.
+  std::condition_variable& native() noexcept { return cv_; }
+  static std::unique_lock<std::mutex>& native(Lock& lk) noexcept { return lk.lk_; }
+
  private:
   std::condition_variable cv_;
 };

@@ -1,7 +1,5 @@
 #include "core/path.hpp"
 
-#include <time.h>
-
 namespace mpathfs {
 
 const char* checker_state_name(CheckerState s) {
@@ -44,12 +42,6 @@ Path::Counters Path::counters() const {
   constexpr auto r = std::memory_order_relaxed;
   return {hot_.reads.load(r),  hot_.writes.load(r),     hot_.read_bytes.load(r), hot_.write_bytes.load(r),
           hot_.errors.load(r), hot_.latency_ns.load(r), hot_.completed.load(r)};
-}
-
-uint64_t now_ns() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace mpathfs

@@ -74,7 +74,7 @@ class Path {
   // How long a request took on this path lately (a moving average of the
   // last few, ns): tells a fast path (page cache, tmpfs) from a slow one.
   uint32_t recent_ns() const { return hot_.recent_ns.load(std::memory_order_relaxed); }
-  // When a request last succeeded on this path (monotonic ns): evidence that
+  // When a request last succeeded on this path (its volume's clock, ns): evidence that
   // a path works now, whatever its state says.
   uint64_t last_ok_ns() const { return hot_.last_ok_ns.load(std::memory_order_relaxed); }
   uint64_t last_pick_ns() const { return hot_.last_pick_ns.load(std::memory_order_relaxed); }
@@ -106,8 +106,5 @@ class Path {
     std::atomic<uint32_t> recent_ns{0};  // moving average of service times
   } hot_;
 };
-
-// Monotonic clock in nanoseconds (vDSO, no syscall).
-uint64_t now_ns();
 
 }  // namespace mpathfs

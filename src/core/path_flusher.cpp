@@ -47,9 +47,9 @@ std::optional<uint64_t> PathFlusher::request() noexcept {
   return ticket;
 }
 
-std::optional<int> PathFlusher::wait(uint64_t ticket, Clock::time_point deadline) noexcept {
+std::optional<int> PathFlusher::wait(uint64_t ticket, uint64_t deadline_ns, Clock& clock) noexcept {
   std::unique_lock lk(st_->mu);
-  if (!st_->done_cv.wait_until(lk, deadline, [&]() REQUIRES(st_->mu) { return st_->done >= ticket; })) return std::nullopt;
+  if (!clock.wait_until(st_->done_cv, lk, deadline_ns, [&]() REQUIRES(st_->mu) { return st_->done >= ticket; })) return std::nullopt;
   return st_->rc;
 }
 

@@ -10,19 +10,19 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <optional>
 
 #include "core/mutex.hpp"
+#include "core/clock.hpp"
 #include "core/path_io.hpp"
 
 namespace mpathfs {
 
 class PathFlusher {
  public:
-  using Clock = std::chrono::steady_clock;
-
   explicit PathFlusher(std::shared_ptr<PathIo> io);
   ~PathFlusher();
   PathFlusher(const PathFlusher&) = delete;
@@ -32,8 +32,8 @@ class PathFlusher {
   // share one).  Its ticket, or nullopt when no thread could be started.
   std::optional<uint64_t> request() noexcept;
   // Waits until the fdatasync of `ticket` answered (0 or -errno), or
-  // returns nullopt once `deadline` passed.
-  std::optional<int> wait(uint64_t ticket, Clock::time_point deadline) noexcept;
+  // returns nullopt once `clock` reached `deadline_ns`.
+  std::optional<int> wait(uint64_t ticket, uint64_t deadline_ns, Clock& clock) noexcept;
   // An fdatasync is running now (a hung path shows it for as long as it hangs).
   bool busy() const noexcept;
 

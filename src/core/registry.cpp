@@ -303,7 +303,7 @@ void Registry::flush_all() {
   // Every volume at once, each bounded by its io_timeout: a hung path
   // delays an unmount by io_timeout, not by the length of its hang.
   auto all = list();
-  std::vector<std::pair<Volume::FlushTickets, std::chrono::steady_clock::time_point>> started;
+  std::vector<std::pair<Volume::FlushTickets, uint64_t>> started;
   started.reserve(all.size());
   for (auto& e : all) {
     auto deadline = e.volume->flush_deadline();

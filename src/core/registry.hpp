@@ -58,7 +58,9 @@ struct VolumeSpec {
 
 class Registry {
  public:
-  explicit Registry(VolumeDefaults d) : defaults_(std::move(d)) {}
+  // `clock`: the time of every volume it makes (and of the checker and
+  // watchdog that serve them: one clock for all, so their times compare).
+  explicit Registry(VolumeDefaults d, Clock& clock = Clock::real()) : clock_(clock), defaults_(std::move(d)) {}
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
 
@@ -100,7 +102,12 @@ class Registry {
   // Fails every request from now on and releases queued ones.
   void shut_down_all();
 
+  // Adds a volume made elsewhere (assembly; tests with fake paths).
+  // EEXIST if a volume already has that name: never two under one name.
+  Status insert(std::shared_ptr<Volume> v);
+
   const VolumeDefaults& defaults() const { return defaults_; }
+  Clock& clock() const { return clock_; }
 
  private:
   // A volume and the mutex that serializes its configure and destroy.
@@ -137,12 +144,11 @@ class Registry {
   Status add_to(Volume& v, const std::string& word);
   Status configure(const std::string& name, Mode m);
   Status rewrite_metadata(Volume& v, Mode m);
-  // EEXIST if a volume already has that name: never two under one name.
-  Status insert(std::shared_ptr<Volume> v);
   // Scan: one device; a problem line, or nothing when it is silently skipped.
   std::optional<std::string> assemble_one(const std::string& dev);
   std::string distinct_name_locked(const std::string& wanted) const REQUIRES(map_mu_);
 
+  Clock& clock_;
   VolumeDefaults defaults_;
   Mutex scan_mu_ ACQUIRED_BEFORE(map_mu_);
   mutable Mutex map_mu_ ACQUIRED_BEFORE(Volume::mu_);

@@ -148,7 +148,7 @@ Status Registry::create(const VolumeSpec& spec) {
   }
   s.mode = mode;
   const uint64_t size = s.uuid ? path_size - sector : path_size;
-  auto vol = std::make_shared<Volume>(s, path_size, size);
+  auto vol = std::make_shared<Volume>(s, path_size, size, clock_);
   for (size_t i = 0; i < paths.size(); ++i) {
     if (unreadable[i]) {
       // Joins as FAIL; the checker verifies its identity before it restores it.

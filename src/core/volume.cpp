@@ -13,8 +13,9 @@
 
 namespace mpathfs {
 
-Volume::Volume(VolumeSettings s, uint64_t path_size, uint64_t size)
+Volume::Volume(VolumeSettings s, uint64_t path_size, uint64_t size, Clock& clock)
     : settings_(std::move(s)),
+      clock_(clock),
       path_size_(path_size),
       size_(size),
       mode_(settings_.mode),

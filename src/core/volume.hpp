@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "core/block_locks.hpp"
+#include "core/clock.hpp"
 #include "core/failover.hpp"
 #include "core/inflight.hpp"
 #include "core/io_context.hpp"
@@ -58,8 +60,9 @@ class Volume {
 
  public:
   // path_size: the size every path must have; size: what the volume exposes
-  // (path_size minus the metadata sector when labeled).
-  Volume(VolumeSettings s, uint64_t path_size, uint64_t size);
+  // (path_size minus the metadata sector when labeled).  `clock` times its
+  // requests, deadlines and waits (clock.hpp).
+  Volume(VolumeSettings s, uint64_t path_size, uint64_t size, Clock& clock = Clock::real());
   ~Volume();
   Volume(const Volume&) = delete;
   Volume& operator=(const Volume&) = delete;
@@ -70,6 +73,7 @@ class Volume {
   Mode mode() const { return mode_.load(std::memory_order_relaxed); }
   const std::optional<std::string>& uuid() const { return settings_.uuid; }
   const VolumeSettings& settings() const { return settings_; }
+  Clock& clock() const { return clock_; }
 
   // ---- hot path: no allocation, no lock, no log unless a path fails ----
   // (volume_request.cpp)
@@ -98,8 +102,9 @@ class Volume {
     size_t n = 0;
   };
   FlushTickets begin_flush() noexcept;
-  int end_flush(const FlushTickets& t, std::chrono::steady_clock::time_point deadline) noexcept;
-  std::chrono::steady_clock::time_point flush_deadline() const noexcept;
+  // deadline_ns: on this volume's clock (flush_deadline()).
+  int end_flush(const FlushTickets& t, uint64_t deadline_ns) noexcept;
+  uint64_t flush_deadline() const noexcept;
   // A path's fdatasync has not returned yet (its thread is stuck).
   bool flush_hung() const noexcept;
 
@@ -210,6 +215,7 @@ class Volume {
   std::shared_ptr<const PathSet> load_set() const { return set_.load(std::memory_order_acquire); }
 
   VolumeSettings settings_;
+  Clock& clock_;
   const uint64_t path_size_;
   const uint64_t size_;
   std::atomic<Mode> mode_;

@@ -9,9 +9,7 @@
 
 namespace mpathfs {
 
-std::chrono::steady_clock::time_point Volume::flush_deadline() const noexcept {
-  return std::chrono::steady_clock::now() + std::chrono::nanoseconds(io_timeout_ns_);
-}
+uint64_t Volume::flush_deadline() const noexcept { return clock_.deadline_after_ns(io_timeout_ns_); }
 
 Volume::FlushTickets Volume::begin_flush() noexcept {
   FlushTickets t;
@@ -30,13 +28,13 @@ Volume::FlushTickets Volume::begin_flush() noexcept {
   return t;
 }
 
-int Volume::end_flush(const FlushTickets& t, std::chrono::steady_clock::time_point deadline) noexcept {
+int Volume::end_flush(const FlushTickets& t, uint64_t deadline) noexcept {
   if (t.n == 0) return -EIO;
   int ok = 0;
   for (size_t i = 0; i < t.n; ++i) {
     Path& p = *t.paths[i];
     // One deadline for all: the paths flush in parallel.
-    std::optional<int> rc = t.tickets[i] ? p.flusher().wait(t.tickets[i], deadline) : t.inline_rc[i];
+    std::optional<int> rc = t.tickets[i] ? p.flusher().wait(t.tickets[i], deadline, clock_) : t.inline_rc[i];
     if (rc && *rc == 0) {
       ++ok;
       continue;

@@ -1,7 +1,7 @@
 // Volume: what a request does when no path is left to try — retry a path
 // that shows it works again (paths flap), else queue while BROKEN for
 // no_path_retry seconds (multipathd's queue_if_no_path), killable.
-#include <chrono>
+#include <algorithm>
 
 #include "core/volume.hpp"
 
@@ -32,7 +32,7 @@ int Volume::on_no_path(Request& a) noexcept {
     }
     if (worth_retry) {
       a.ntried = 0;
-      a.first_fail_ns = now_ns();
+      a.first_fail_ns = clock_.now_ns();
       ++a.rounds;
       return 0;
     }
@@ -78,9 +78,9 @@ int Volume::on_no_path(Request& a) noexcept {
       }
       npr = no_path_retry();
       if (npr == 0) break;  // disablequeueing: release at once
-      uint64_t now = now_ns();
+      uint64_t now = clock_.now_ns();
       if (npr != used || a.deadline == 0) {
-        a.deadline = npr < 0 ? UINT64_MAX : now + static_cast<uint64_t>(npr) * 1000000000ull;
+        a.deadline = npr < 0 ? UINT64_MAX : clock_.deadline_after_ns(static_cast<uint64_t>(npr) * 1000000000ull);
         used = npr;
       }
       if (now >= a.deadline) break;
@@ -88,7 +88,7 @@ int Volume::on_no_path(Request& a) noexcept {
       // Once interrupted, look for a fatal signal often: the INTERRUPT
       // came with the first signal, which need not be the fatal one.
       const uint64_t tick = waker.hit.load() ? 100000000ull : 1000000000ull;
-      path_cv_.wait_for(lk, std::chrono::nanoseconds(std::min<uint64_t>(left, tick)));
+      clock_.wait_until(path_cv_, lk, now + std::min<uint64_t>(left, tick));
     }
   }
   if (watched) hooks->watch(a.reply->ctx, nullptr);

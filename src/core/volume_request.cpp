@@ -103,7 +103,7 @@ IoResult Volume::attempt(Path& p, Request& r) noexcept {
   // A request that will keep this worker for long lets another serve.
   BusyScope busy(r.len >= kLongIoBytes || p.recent_ns() >= kLongIoNs ? ctx.observer() : nullptr);
   InflightSlot& slot = ctx.slot();
-  const uint64_t now = now_ns();
+  const uint64_t now = clock_.now_ns();
   slot.begin(this, &p, now, now + io_timeout_ns_, r.kind, r.off, r.len, r.wdata, r.reply, r.fence_epoch,
              ctx.observer(), r.restored, hold.mask, hold.exclusive);
   const ssize_t n = r.kind == IoKind::kRead ? read_on(p, r) : write_on(p, r);
@@ -125,10 +125,10 @@ ssize_t Volume::read_on(Path& p, Request& r) noexcept {
   const uint64_t a_end = (r.off + r.len + al - 1) & ~(al - 1);
   const size_t span = static_cast<size_t>(a_end - a_off);
   MPATHFS_EXPECT(span <= r.ctx.scratch_size() && a_off < path_size_);
-  const uint64_t t0 = p.begin_io(now_ns());
+  const uint64_t t0 = p.begin_io(clock_.now_ns());
   const ssize_t n = io.pread(r.ctx.scratch(), span, a_off);
   MPATHFS_EXPECT(n <= static_cast<ssize_t>(span) && n >= -4095);
-  const uint64_t t1 = now_ns();
+  const uint64_t t1 = clock_.now_ns();
   if (n < 0) {
     p.end_io(false, 0, t0, t1, true);
     return n;
@@ -149,7 +149,7 @@ ssize_t Volume::write_on(Path& p, Request& r) noexcept {
   const std::byte* data = r.wdata;
   std::byte* buf = r.ctx.scratch();
   MPATHFS_EXPECT(off + len <= size_);
-  const uint64_t t0 = p.begin_io(now_ns());
+  const uint64_t t0 = p.begin_io(clock_.now_ns());
   ssize_t n;
   if (al == 1) {
     n = io.pwrite(data, len, off);  // buffered path: no copy
@@ -186,7 +186,7 @@ ssize_t Volume::write_on(Path& p, Request& r) noexcept {
     }
   }
   MPATHFS_EXPECT(n >= -4095);
-  const uint64_t t1 = now_ns();
+  const uint64_t t1 = clock_.now_ns();
   if (n < 0) {
     p.end_io(true, 0, t0, t1, true);
     return n;

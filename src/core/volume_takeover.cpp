@@ -7,7 +7,6 @@
 // its worker lifts the fence (abandon), dropping the late answer.
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <thread>
 
 #include "core/volume.hpp"
@@ -44,9 +43,9 @@ int Volume::wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t e
   std::unique_lock lk(fence_mu_);
   if (!overlaps()) return 0;
   BlockingScope blocking(ctx.observer());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(kFenceWaitSeconds);
+  const uint64_t deadline = clock_.deadline_after_ns(seconds_to_ns(kFenceWaitSeconds));
   while (overlaps()) {
-    if (is_shut_down() || fence_cv_.wait_until(lk, deadline) == std::cv_status::timeout) {
+    if (is_shut_down() || clock_.wait_until(fence_cv_, lk, deadline) == std::cv_status::timeout) {
       if (!overlaps()) break;
       spdlog::error("{}: a write at {} waited {} s for a timed-out write to the same blocks; failing it (EIO) "
                     "rather than risk the stale write landing after it",

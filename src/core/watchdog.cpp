@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <vector>
 
 #include "core/io_context.hpp"
@@ -11,7 +10,8 @@
 
 namespace mpathfs {
 
-Watchdog::Watchdog(size_t max_io, unsigned period_ms) : max_io_(max_io), period_ms_(period_ms) {}
+Watchdog::Watchdog(size_t max_io, unsigned period_ms, Clock& clock)
+    : clock_(clock), max_io_(max_io), period_ms_(period_ms) {}
 
 Watchdog::~Watchdog() { stop(); }
 
@@ -39,10 +39,12 @@ void Watchdog::detach(InflightSlot* s) {
 void Watchdog::loop() {
   std::unique_lock lk(mu_);
   while (!stop_) {
-    cv_.wait_for(lk, std::chrono::milliseconds(period_ms_));
+    // A wake-up before the period is up (stop, or a spurious one) scans
+    // early; harmless, as before.
+    clock_.wait_until(cv_, lk, clock_.now_ns() + uint64_t{period_ms_} * 1000000);
     if (stop_) break;
     lk.unlock();
-    scan(now_ns());
+    scan(clock_.now_ns());
     lk.lock();
   }
 }
@@ -91,7 +93,7 @@ void Watchdog::take_over(InflightSlot& s) {
   const bool restored = s.restored.load(rx);
   const uint64_t hold_mask = s.hold_mask.load(rx);
   const bool hold_exclusive = s.hold_exclusive.load(rx);
-  const double waited = static_cast<double>(now_ns() - start) / 1e9;
+  const double waited = static_cast<double>(clock_.now_ns() - start) / 1e9;
 
   if (!reply.done) {
     // Nobody else can answer this request: fail the path so new requests

@@ -1,4 +1,4 @@
-// Watchdog: enforces io_timeout.  Every 50 ms it looks at each worker's
+// Watchdog: enforces io_timeout.  Every 50 ms (of its clock) it looks at each worker's
 // in-flight slot; a request that a path has not answered by its deadline
 // fails that path (like an I/O error) and is taken over: a rescue thread
 // re-issues it on the next working path and answers it, while the stuck
@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/inflight.hpp"
 #include "core/mutex.hpp"
 
@@ -27,7 +28,8 @@ class Watchdog {
   // another worker serve (BlockingObserver::busy_begin).
   static constexpr uint64_t kSlowRequestNs = 20'000'000;
 
-  explicit Watchdog(size_t max_io = 1 << 20, unsigned period_ms = 50);
+  // `clock` must be the one of the volumes it watches (their deadlines).
+  explicit Watchdog(size_t max_io = 1 << 20, unsigned period_ms = 50, Clock& clock = Clock::real());
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -45,6 +47,7 @@ class Watchdog {
   void loop();
   void take_over(InflightSlot& s);
 
+  Clock& clock_;
   const size_t max_io_;
   const unsigned period_ms_;
   Mutex mu_;  // guards slots_ and stop_

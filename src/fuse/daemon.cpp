@@ -140,7 +140,7 @@ int run_daemon(const DaemonArgs& a) {
   }
 
   int workers = opt.workers > 0 ? opt.workers : std::max(8u, 2 * std::thread::hardware_concurrency());
-  Watchdog watchdog;
+  Watchdog watchdog(1 << 20, 50, reg.clock());
   WorkerPool pool(se, workers, 1 << 20, &watchdog);
   Checker checker(reg, opt.check_interval, opt.failback);
   watchdog.start();

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <thread>
@@ -23,107 +22,37 @@ IoContext& worker_context() {
 }
 
 WorkerPool::WorkerPool(fuse_session* se, int workers, size_t max_io, Watchdog* watchdog, int max_extra)
-    : se_(se), target_(workers < 1 ? 1 : workers), max_io_(max_io), watchdog_(watchdog), max_extra_(max_extra) {}
+    : se_(se), max_io_(max_io), watchdog_(watchdog), sched_(*this, workers, max_extra) {}
 
 WorkerPool::~WorkerPool() = default;
 
+bool WorkerPool::ended() const noexcept { return fuse_session_exited(se_); }
+
 void WorkerPool::start() {
-  for (int i = 0; i < target_; ++i) spawn();
+  for (int i = 0; i < sched_.target(); ++i) spawn();
 }
 
 void WorkerPool::spawn() noexcept {
-  {
-    std::lock_guard lk(mu_);
-    if (live_ >= target_ + max_extra_) return;
-    ++live_;
-  }
-  runnable_.fetch_add(1, std::memory_order_relaxed);
+  if (!sched_.admit()) return;
   try {
     std::thread([this] { worker_main(); }).detach();
   } catch (...) {
-    runnable_.fetch_sub(1, std::memory_order_relaxed);
-    std::lock_guard lk(mu_);
-    --live_;
-    cv_.notify_all();
+    sched_.not_started();
     spdlog::error("cannot start an I/O worker thread");
   }
 }
 
-void WorkerPool::blocking_begin() noexcept {
-  // The worker gives up its serving slot while it blocks.
-  serving_.fetch_sub(1);
-  blocked_.fetch_add(1, std::memory_order_acq_rel);
-  // This worker will block: keep `target_` workers serving requests.
-  if (runnable_.fetch_sub(1, std::memory_order_acq_rel) - 1 < target_ && !fuse_session_exited(se_)) spawn();
-  wake();
-  std::lock_guard lk(mu_);
-  cv_.notify_all();
-}
-
-void WorkerPool::blocking_end() noexcept {
-  // Back with its request: it serves it, and gives the slot back after it
-  // if that makes too many (see worker_main).
-  serving_.fetch_add(1);
-  runnable_.fetch_add(1, std::memory_order_acq_rel);
-  blocked_.fetch_sub(1, std::memory_order_acq_rel);
-  std::lock_guard lk(mu_);
-  cv_.notify_all();
-}
-
-void WorkerPool::busy_begin() noexcept {
-  busy_.fetch_add(1);
-  wake();
-}
-
-void WorkerPool::busy_end() noexcept { busy_.fetch_sub(1); }
-
-int WorkerPool::allowed() const noexcept {
-  const int b = busy_.load();
-  return std::min(target_, 1 + std::max(0, b));
-}
-
-void WorkerPool::wake() noexcept {
-  // Bump the word before looking for sleepers: a worker about to park
-  // either sees the new value or is counted in parked_ (seq_cst both sides).
-  wakeups_.fetch_add(1);
-  if (parked_.load() > 0) wakeups_.notify_one();
-}
-
-void WorkerPool::stop_all() noexcept {
-  stopping_.store(true);
-  wakeups_.fetch_add(1);
-  wakeups_.notify_all();
-}
-
-bool WorkerPool::claim() noexcept {
-  for (;;) {
-    const uint32_t seen = wakeups_.load();
-    if (stopping_.load() || fuse_session_exited(se_)) return false;
-    int s = serving_.load();
-    while (s < allowed())
-      if (serving_.compare_exchange_weak(s, s + 1)) return true;
-    parked_.fetch_add(1);
-    wakeups_.wait(seen);
-    parked_.fetch_sub(1);
-  }
-}
-
-int WorkerPool::blocked() const { return blocked_.load(std::memory_order_acquire); }
+int WorkerPool::blocked() const { return sched_.blocked(); }
 
 void WorkerPool::worker_main() noexcept {
   try {
-    tl_ctx = std::make_unique<IoContext>(max_io_, this, watchdog_);
+    tl_ctx = std::make_unique<IoContext>(max_io_, &sched_, watchdog_);
   } catch (...) {
     // A worker without its context would be invisible to the pool (it
     // could not give up its slot when it blocks): it leaves instead.
     spdlog::error("cannot allocate an I/O buffer for a worker; it does not start");
-    runnable_.fetch_sub(1);
-    {
-      std::lock_guard lk(mu_);
-      --live_;
-      cv_.notify_all();
-    }
-    wake();
+    sched_.not_started();
+    sched_.wake();
     return;
   }
   // libfuse reads at most 256 pages of payload plus one page of headers.
@@ -136,29 +65,18 @@ void WorkerPool::worker_main() noexcept {
   fuse_buf buf{};
   bool serving = false;
   bool retired = false;
-  uint32_t last_activity = wakeups_.load();
+  uint32_t last_activity = sched_.activity();
   while (!fuse_session_exited(se_)) {
     // A surplus worker (its blocked colleague came back) retires.
-    int r = runnable_.load(std::memory_order_relaxed);
-    if (r > target_ && runnable_.compare_exchange_strong(r, r - 1)) {
+    if (sched_.retire_if_surplus()) {
       retired = true;
       break;
     }
     // More serve than are needed now (a long request ended, a blocked
-    // worker came back): this one parks — unless a long request began
-    // while it served its last one.  Under a stream of large transfers
-    // the count dips between requests; parking then would cost a futex
-    // wake per request.
-    if (serving && serving_.load(std::memory_order_relaxed) > allowed()) {
-      const uint32_t activity = wakeups_.load(std::memory_order_relaxed);
-      if (activity == last_activity) {
-        serving_.fetch_sub(1);
-        serving = false;
-      }
-      last_activity = activity;
-    }
+    // worker came back): this one parks (see unserve_if_surplus).
+    if (serving && sched_.unserve_if_surplus(last_activity)) serving = false;
     if (!serving) {
-      if (!claim()) break;
+      if (!sched_.claim()) break;
       serving = true;
     }
     if (rb) {
@@ -174,30 +92,14 @@ void WorkerPool::worker_main() noexcept {
     }
     fuse_session_process_buf(se_, &buf);
   }
-  if (serving) {
-    // Whoever parked because this worker served must not wait for it.
-    serving_.fetch_sub(1);
-    wake();
-  }
-  if (!retired) {
-    runnable_.fetch_sub(1, std::memory_order_relaxed);
-    stop_all();  // the session ended: parked workers leave too
-  }
+  sched_.leave(serving, retired);
   if (!rb) std::free(buf.mem);  // libfuse's own malloc
   tl_ctx.reset();
-  std::lock_guard lk(mu_);
-  --live_;
-  cv_.notify_all();
+  sched_.exited();
 }
 
-void WorkerPool::wait() {
-  std::unique_lock lk(mu_);
-  cv_.wait(lk, [this]() REQUIRES(mu_) { return live_ <= blocked_.load(); });
-}
+void WorkerPool::wait() { sched_.wait_all_left(); }
 
-bool WorkerPool::done() const {
-  std::lock_guard lk(mu_);
-  return live_ <= blocked_.load();
-}
+bool WorkerPool::done() const { return sched_.done(); }
 
 }  // namespace mpathfs::fuse

@@ -17,24 +17,28 @@
 // serves; each request that keeps its worker for long (busy_begin: a large
 // transfer, a slow path, or one the watchdog finds running for a while)
 // lets one more in, up to `workers`.  The others wait parked on a futex.
+// Those decisions live in core/worker_schedule.hpp (unit-tested there);
+// this file runs the threads and the FUSE receive loop.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 
 #include "core/io_context.hpp"
 #include "core/mutex.hpp"
 #include "core/watchdog.hpp"
+#include "core/worker_schedule.hpp"
 #include "fuse/fs.hpp"
 
 namespace mpathfs::fuse {
 
-class WorkerPool final : public BlockingObserver {
+class WorkerPool final : private WorkerSchedule::Host {
  public:
   // workers: threads serving requests when none is blocked.  max_extra:
   // replacements allowed at once for blocked workers.
   WorkerPool(fuse_session* se, int workers, size_t max_io, Watchdog* watchdog, int max_extra = 256);
-  ~WorkerPool() override;
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Starts the workers.
   void start();
@@ -45,38 +49,18 @@ class WorkerPool final : public BlockingObserver {
   // Workers blocked now (queued for a path, or stuck in a hung path).
   int blocked() const;
 
-  void blocking_begin() noexcept override;
-  void blocking_end() noexcept override;
-  void busy_begin() noexcept override;
-  void busy_end() noexcept override;
-
  private:
+  // WorkerSchedule::Host
+  bool ended() const noexcept override;
+  void start_worker() noexcept override { spawn(); }
+
   void spawn() noexcept;
   void worker_main() noexcept;
-  // Workers allowed to serve now: one, plus one per long request.
-  int allowed() const noexcept;
-  // Takes a serving slot, parking until one is free; false when the
-  // session ends.
-  bool claim() noexcept;
-  // Something changed that may let a parked worker serve.
-  void wake() noexcept;
-  void stop_all() noexcept;
 
   fuse_session* se_;
-  const int target_;
   const size_t max_io_;
   Watchdog* const watchdog_;
-  const int max_extra_;
-  std::atomic<int> runnable_{0};  // workers not blocked
-  std::atomic<int> blocked_{0};   // workers inside a BlockingScope
-  std::atomic<int> serving_{0};   // workers holding a serving slot (not blocked)
-  std::atomic<int> busy_{0};      // long requests being served
-  std::atomic<int> parked_{0};
-  std::atomic<uint32_t> wakeups_{0};  // futex word the parked wait on
-  std::atomic<bool> stopping_{false};
-  mutable Mutex mu_;
-  CondVar cv_;
-  int live_ GUARDED_BY(mu_) = 0;  // threads alive
+  WorkerSchedule sched_;  // the workers' BlockingObserver
 };
 
 // The calling worker's I/O context (made on first use on other threads).

@@ -1,6 +1,7 @@
 // Failure handling (SPEC "Failure handling"; gmultipath-notes §4):
-// failover on path errors, gmultipath's restore-all rule, gone paths,
-// no_path_retry queueing and flush.
+// failover on path errors, gmultipath's restore-all rule, gone paths and
+// flush.  Queueing is in queue_test.cpp, io_timeout in io_timeout_test.cpp.
+// Time windows run on a FakeClock: "at once" means "without the clock moving".
 #include <catch2/catch.hpp>
 
 #include <future>
@@ -8,42 +9,13 @@
 
 #include "core/block_locks.hpp"
 #include "core/errno_class.hpp"
-#include "core/watchdog.hpp"
+#include "unit/failover_helpers.hpp"
+#include "unit/fake_clock.hpp"
 #include "unit/fake_path_io.hpp"
 
 using namespace mpathfs;
 using namespace mpathfs::test;
 using namespace std::chrono_literals;
-
-namespace {
-
-VolumeSettings with_npr(int npr, Mode m = Mode::kActivePassive) {
-  auto s = FakeVolume::default_settings(m);
-  s.no_path_retry = npr;
-  return s;
-}
-
-// Makes every path of fv answer err, then runs one write so the volume
-// ends BROKEN (all paths FAIL).  no_path_retry must be 0 at that time.
-void break_volume(FakeVolume& fv, int err = EIO) {
-  for (auto* io : fv.ios) {
-    io->read_errno = err;
-    io->write_errno = err;
-  }
-  REQUIRE(fv.vol->no_path_retry() == 0);
-  REQUIRE(fv.write(0, 512, std::byte{1}) == -EIO);
-  REQUIRE(fv.vol->state() == VolumeState::kBroken);
-}
-
-void heal(FakeVolume& fv) {
-  for (auto* io : fv.ios) {
-    io->read_errno = 0;
-    io->write_errno = 0;
-    io->fail_next = 0;
-  }
-}
-
-}  // namespace
 
 TEST_CASE("errno classification: device/transport errors fail over, request errors do not", "[failover][errno]") {
   for (int e : {EIO, ENXIO, ENODEV, ETIMEDOUT, ENOTCONN, ECONNABORTED, ECONNRESET, ESHUTDOWN}) {
@@ -156,11 +128,10 @@ TEST_CASE("failloop: every path errs persistently -> EIO, restores bounded, no l
   const size_t n = GENERATE(2u, 3u);
   INFO(n << " paths");
   LogCapture log;
-  FakeVolume fv(n);
+  FakeClock clock;
+  FakeVolume fv(n, {}, FakeVolume::default_settings(), 1 << 20, clock);
   for (auto* io : fv.ios) io->write_errno = EIO;
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.write(0, 4096, std::byte{1}) == -EIO);
-  CHECK(seconds_since(t0) < 1.0);
+  CHECK(finishes_at_once([&] { return fv.write(0, 4096, std::byte{1}); }) == -EIO);
   uint64_t attempts = 0;
   for (auto* io : fv.ios) attempts += io->errors;
   CHECK(attempts <= 2 * n);
@@ -232,220 +203,14 @@ TEST_CASE("ENXIO/ENODEV mark a path lost, all_lost() when every path is gone", "
 }
 
 TEST_CASE("a gone path is not retried and a lost volume fails at once even with queueing", "[failover][lost]") {
-  FakeVolume fv(1, {}, with_npr(-1));
+  FakeClock clock;
+  FakeVolume fv(1, {}, with_npr(-1), 1 << 20, clock);
   fv.io(0).write_errno = ENXIO;
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.write(0, 512, std::byte{1}) == -EIO);
-  CHECK(seconds_since(t0) < 1.0);
+  CHECK(finishes_at_once([&] { return fv.write(0, 512, std::byte{1}); }) == -EIO);
   CHECK(fv.vol->all_lost());
   CHECK(fv.io(0).errors == 1);
 }
 
-TEST_CASE("no_path_retry 0: a BROKEN volume fails requests with EIO at once", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  heal(fv);
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == -EIO);
-  CHECK(fv.write(0, 512, std::byte{1}) == -EIO);
-  CHECK(seconds_since(t0) < 0.5);
-}
-
-TEST_CASE("no_path_retry N: a request waits and succeeds when a path is restored in time", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  heal(fv);
-  fv.vol->set_no_path_retry(2);
-  auto d = pattern(512, 4);
-  auto fut = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20);
-    return fv.vol->write(ctx, d.data(), d.size(), 0).value();
-  });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  CHECK(fut.wait_for(100ms) == std::future_status::timeout);  // really waiting
-  auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(fv.vol->restore_path("p1"));
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(seconds_since(t0) < 0.5);  // woken by the restore, not by a poll
-  CHECK(fut.get() == 512);
-  CHECK(fv.disk->get(0, 512) == d);
-  CHECK(fv.vol->status().queued == 0);
-  CHECK(fv.active() == "p1");
-}
-
-TEST_CASE("no_path_retry N: EIO after about N seconds without a path", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  fv.vol->set_no_path_retry(1);
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == -EIO);
-  double took = seconds_since(t0);
-  CHECK(took >= 0.9);
-  CHECK(took < 2.5);
-  CHECK(fv.vol->status().queued == 0);
-}
-
-TEST_CASE("no_path_retry -1: a request waits until a path is restored", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  heal(fv);
-  fv.vol->set_no_path_retry(-1);
-  auto fut = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20);
-    const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d).value();
-  });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  // Longer than a 1 s poll slice: still waiting.
-  CHECK(fut.wait_for(1200ms) == std::future_status::timeout);
-  REQUIRE(fv.vol->restore_path("p0"));
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(fut.get() == 512);
-}
-
-TEST_CASE("set_no_path_retry(0) while waiting releases the request with EIO", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  fv.vol->set_no_path_retry(-1);
-  auto fut = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20);
-    std::byte b{1};
-    return fv.vol->write(ctx, &b, 1, 0).value();
-  });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  auto t0 = std::chrono::steady_clock::now();
-  fv.vol->set_no_path_retry(0);
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(seconds_since(t0) < 0.5);
-  CHECK(fut.get() == -EIO);
-  CHECK(fv.vol->status().queued == 0);
-}
-
-TEST_CASE("shortening no_path_retry while waiting takes effect", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  fv.vol->set_no_path_retry(-1);
-  auto fut = std::async(std::launch::async, [&] { return fv.read(0, 512); });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  auto t0 = std::chrono::steady_clock::now();
-  fv.vol->set_no_path_retry(1);
-  REQUIRE(fut.wait_for(3s) == std::future_status::ready);
-  CHECK(fut.get() == -EIO);
-  CHECK(seconds_since(t0) < 2.5);
-}
-
-TEST_CASE("shut_down releases a waiting request with EIO", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  fv.vol->set_no_path_retry(-1);
-  auto fut = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20);
-    std::byte b{1};
-    return fv.vol->write(ctx, &b, 1, 0).value();
-  });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  fv.vol->shut_down();
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(fut.get() == -EIO);
-}
-
-TEST_CASE("a waiting request tells the worker pool it blocks", "[failover][queue]") {
-  struct Observer : BlockingObserver {
-    std::atomic<int> begins{0}, ends{0};
-    void blocking_begin() noexcept override { ++begins; }
-    void blocking_end() noexcept override { ++ends; }
-  } obs;
-  FakeVolume fv(2);
-  break_volume(fv);
-  heal(fv);
-  fv.vol->set_no_path_retry(-1);
-  auto fut = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20, &obs);
-    const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d).value();
-  });
-  REQUIRE(eventually([&] { return obs.begins.load() == 1; }));
-  CHECK(obs.ends == 0);
-  REQUIRE(fv.vol->restore_path("p0"));
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(fut.get() == 512);
-  CHECK(obs.ends == 1);
-}
-
-// Counts what a worker tells its pool about long requests.
-struct BusyCounter : BlockingObserver {
-  std::atomic<int> begins{0}, ends{0};
-  void blocking_begin() noexcept override {}
-  void blocking_end() noexcept override {}
-  void busy_begin() noexcept override { ++begins; }
-  void busy_end() noexcept override { ++ends; }
-};
-
-// A transport's hooks as a test drives them: interrupt() plays FUSE's
-// INTERRUPT, `dying` the caller's pending SIGKILL.
-struct FakeCaller {
-  std::mutex mu;
-  Interruption* watcher = nullptr;
-  bool interrupted = false;
-  std::atomic<bool> dying{false};
-  std::atomic<int> watches{0}, unwatches{0};
-  static void watch(void* c, Interruption* w) {
-    auto* self = static_cast<FakeCaller*>(c);
-    std::lock_guard lk(self->mu);
-    (w ? self->watches : self->unwatches)++;
-    self->watcher = w;
-    if (w && self->interrupted) w->interrupted();
-  }
-  static bool caller_dying(void* c) { return static_cast<FakeCaller*>(c)->dying.load(); }
-  static void done(void*, const std::byte*, ssize_t) {}
-  void interrupt() {
-    std::lock_guard lk(mu);
-    interrupted = true;
-    if (watcher) watcher->interrupted();
-  }
-  static constexpr ReplyHooks kHooks{&FakeCaller::watch, &FakeCaller::caller_dying};
-  IoReply reply{this, &FakeCaller::done, &kHooks};
-};
-
-TEST_CASE("a queued request ends with EINTR once its caller is interrupted and dying", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  fv.vol->set_no_path_retry(-1);
-  FakeCaller caller;
-  auto fut = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20);
-    const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d, &caller.reply).value();
-  });
-  REQUIRE(eventually([&] { return fv.vol->status().queued == 1; }));
-  CHECK(caller.watches == 1);
-  // A signal that does not kill (SIGCHLD, SIGWINCH): it keeps waiting.
-  caller.interrupt();
-  CHECK(fut.wait_for(400ms) == std::future_status::timeout);
-  // The fatal signal came later (no second INTERRUPT): it ends soon.
-  auto t0 = std::chrono::steady_clock::now();
-  caller.dying = true;
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(seconds_since(t0) < 0.5);
-  CHECK(fut.get() == -EINTR);
-  CHECK(caller.unwatches == 1);  // no call after it returned
-  CHECK(fv.vol->status().queued == 0);
-}
-
-TEST_CASE("a queued request of an already dying caller ends at once", "[failover][queue]") {
-  FakeVolume fv(2);
-  break_volume(fv);
-  fv.vol->set_no_path_retry(-1);
-  FakeCaller caller;
-  caller.interrupt();
-  caller.dying = true;
-  auto t0 = std::chrono::steady_clock::now();
-  std::byte b{1};
-  IoContext ctx(1 << 20);
-  CHECK(fv.vol->write(ctx, &b, 1, 0, &caller.reply).value() == -EINTR);
-  CHECK(seconds_since(t0) < 0.5);
-  CHECK(fv.vol->status().queued == 0);
-}
 
 TEST_CASE("long requests and slow paths tell the pool they are busy but fast short ones do not", "[failover][busy]") {
   BusyCounter obs;
@@ -459,24 +224,6 @@ TEST_CASE("long requests and slow paths tell the pool they are busy but fast sho
   CHECK(obs.ends == 1);
 }
 
-TEST_CASE("at most kMaxQueued requests wait, more fail with EIO at once", "[failover][queue]") {
-  FakeVolume fv(1);
-  break_volume(fv);
-  fv.vol->set_no_path_retry(-1);
-  std::vector<std::future<ssize_t>> futs;
-  for (uint64_t i = 0; i < kMaxQueued; ++i)
-    futs.push_back(std::async(std::launch::async, [&] {
-      IoContext ctx(4096);
-      const std::byte* d = nullptr;
-      return fv.vol->read(ctx, 512, 0, &d).value();
-    }));
-  REQUIRE(eventually([&] { return fv.vol->status().queued == kMaxQueued; }, 5000ms));
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == -EIO);
-  CHECK(seconds_since(t0) < 0.5);
-  fv.vol->set_no_path_retry(0);
-  for (auto& f : futs) CHECK(f.get() == -EIO);
-}
 
 TEST_CASE("flush fdatasyncs every good path", "[failover][flush]") {
   FakeVolume fv(3);
@@ -542,219 +289,6 @@ TEST_CASE("concurrent requests during a failover all succeed", "[failover][threa
     CHECK(bad == 0);
     CHECK(fv.vol->state() != VolumeState::kBroken);
   }
-}
-
-// ---------------------------------------------------------------- io_timeout
-
-namespace {
-
-// One watchdog for the whole run, never destroyed: rescue threads detach
-// their contexts from it after they have answered.
-Watchdog& watchdog() {
-  static Watchdog* wd = [] {
-    auto* w = new Watchdog(1 << 20, 20);
-    w->start();
-    return w;
-  }();
-  return *wd;
-}
-
-// Collects the one answer of a request taken over by the watchdog.
-struct ReplyBox {
-  std::promise<std::pair<ssize_t, std::vector<std::byte>>> promise;
-  std::future<std::pair<ssize_t, std::vector<std::byte>>> future = promise.get_future();
-  std::atomic<int> calls{0};
-  IoReply reply{this, &ReplyBox::done};
-  static void done(void* c, const std::byte* data, ssize_t n) {
-    auto* self = static_cast<ReplyBox*>(c);
-    if (self->calls.fetch_add(1) == 0)
-      self->promise.set_value({n, n > 0 && data ? std::vector<std::byte>(data, data + n) : std::vector<std::byte>{}});
-  }
-};
-
-// Boxes live until the end of the run: a rescue thread may still be
-// returning from set_value() when the test has its answer.
-ReplyBox& new_box() {
-  static std::mutex mu;
-  static std::vector<std::unique_ptr<ReplyBox>> boxes;
-  std::lock_guard lk(mu);
-  return *boxes.emplace_back(std::make_unique<ReplyBox>());
-}
-
-VolumeSettings with_timeout(double s) {
-  auto v = FakeVolume::default_settings();
-  v.io_timeout = s;
-  return v;
-}
-
-}  // namespace
-
-TEST_CASE("io_timeout: a read a hung path does not answer is taken over and answered from the next path",
-          "[failover][io_timeout]") {
-  FakeVolume fv(2, {}, with_timeout(0.2));
-  auto data = pattern(512, 31);
-  REQUIRE(fv.write(0, data) == 512);
-  fv.io(0).set_hang();
-  ReplyBox& box = new_box();
-  std::atomic<bool> worker_taken_over{false};
-  std::thread worker([&] {
-    IoContext ctx(1 << 20, nullptr, &watchdog());
-    const std::byte* d = nullptr;
-    worker_taken_over = fv.vol->read(ctx, 512, 0, &d, &box.reply).is_taken_over();
-  });
-  REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
-  auto [n, got] = box.future.get();
-  CHECK(n == 512);
-  CHECK(got == data);
-  CHECK(fv.state_of(0) == PathState::kFail);
-  CHECK(fv.vol->status().paths[0].last_error == std::optional<std::string>("ETIMEDOUT"));
-  CHECK(fv.active() == "p1");
-  CHECK(fv.vol->abandoned() == 1);  // the worker is still stuck in p0
-  fv.io(0).release();
-  worker.join();
-  CHECK(worker_taken_over);  // the late answer is dropped
-  CHECK(box.calls == 1);
-  CHECK(fv.vol->abandoned() == 0);
-}
-
-TEST_CASE("io_timeout: a late write never overwrites a newer overlapping write", "[failover][io_timeout]") {
-  FakeVolume fv(2, {}, with_timeout(0.2));
-  fv.io(0).set_hang();
-  auto old_data = pattern(4096, 1), new_data = pattern(4096, 2);
-  ReplyBox& box = new_box();
-  std::atomic<bool> worker_taken_over{false};
-  std::thread worker([&] {
-    IoContext ctx(1 << 20, nullptr, &watchdog());
-    worker_taken_over = fv.vol->write(ctx, old_data.data(), old_data.size(), 0, &box.reply).is_taken_over();
-  });
-  REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
-  CHECK(box.future.get().first == 4096);  // rescued on p1
-  CHECK(fv.disk->get(0, 4096) == old_data);
-  // A newer write to the same blocks must wait for the stale one ...
-  auto newer = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20, nullptr, &watchdog());
-    return fv.vol->write(ctx, new_data.data(), 1000, 3000).value();
-  });
-  // ... while a write elsewhere goes through.
-  CHECK(fv.write(65536, 512, std::byte{7}) == 512);
-  CHECK(newer.wait_for(300ms) == std::future_status::timeout);
-  // The hung path answers at last: its stale write lands, then the newer one.
-  fv.io(0).release();
-  worker.join();
-  CHECK(worker_taken_over);
-  REQUIRE(newer.wait_for(3s) == std::future_status::ready);
-  CHECK(newer.get() == 1000);
-  auto disk = fv.disk->get(0, 4096);
-  CHECK(std::equal(disk.begin(), disk.begin() + 3000, old_data.begin()));
-  CHECK(std::equal(disk.begin() + 3000, disk.begin() + 4000, new_data.begin()));
-  CHECK(std::equal(disk.begin() + 4000, disk.end(), old_data.begin() + 4000));
-}
-
-TEST_CASE("io_timeout without a reply hook: the path is failed, the request waits for its answer",
-          "[failover][io_timeout]") {
-  FakeVolume fv(2, {}, with_timeout(0.2));
-  fv.io(0).set_hang();
-  auto fut = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20, nullptr, &watchdog());
-    const std::byte* d = nullptr;
-    return fv.vol->read(ctx, 512, 0, &d).value();
-  });
-  REQUIRE(eventually([&] { return fv.state_of(0) == PathState::kFail; }, 3000ms));
-  CHECK(fut.wait_for(50ms) == std::future_status::timeout);
-  // New requests avoid the hung path.
-  auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.read(0, 512) == 512);
-  CHECK(seconds_since(t0) < 0.5);
-  fv.io(0).release();
-  REQUIRE(fut.wait_for(2s) == std::future_status::ready);
-  CHECK(fut.get() == 512);
-}
-
-TEST_CASE("io_timeout: an unaligned write on a hung O_DIRECT path is rescued on the next path",
-          "[failover][io_timeout][rmw]") {
-  // The hung worker holds the read-modify-write stripe of the block while
-  // it is stuck in the path; the rescue needs the same stripe.
-  FakeOptions o;
-  o.direct = true;
-  o.align = 4096;
-  o.kind = PathKind::kBlockDevice;
-  FakeVolume fv(2, o, with_timeout(0.2));
-  fv.io(0).set_hang();
-  auto data = pattern(10, 5);
-  ReplyBox& box = new_box();
-  std::atomic<bool> worker_taken_over{false};
-  std::thread worker([&] {
-    IoContext ctx(1 << 20, nullptr, &watchdog());
-    worker_taken_over = fv.vol->write(ctx, data.data(), data.size(), 100, &box.reply).is_taken_over();
-  });
-  auto ready = box.future.wait_for(1500ms);
-  CHECK(ready == std::future_status::ready);
-  // Another unaligned write to an unrelated block that shares the stripe
-  // (64 stripes of 4 KiB blocks) must not wait for the hung path either.
-  auto other = std::async(std::launch::async, [&] {
-    IoContext ctx(1 << 20);
-    std::byte b{1};
-    return fv.vol->write(ctx, &b, 1, 64 * 4096 + 7).value();
-  });
-  CHECK(other.wait_for(500ms) == std::future_status::ready);
-  fv.io(0).release();
-  worker.join();
-  REQUIRE(box.future.wait_for(3s) == std::future_status::ready);
-  CHECK(box.future.get().first == 10);
-  CHECK(other.get() == 1);
-  CHECK(fv.disk->get(100, 10) == data);
-  REQUIRE(eventually([&] { return fv.vol->abandoned() == 0; }));
-}
-
-TEST_CASE("io_timeout: every path hung -> the request fails after a bounded number of re-issues",
-          "[failover][io_timeout][gmultipath]") {
-  // "exactly like an I/O error": each path is tried, the restore-all rule
-  // runs once, then EIO (no_path_retry 0) — not an endless ping-pong that
-  // leaves a stuck thread behind every io_timeout.
-  FakeVolume fv(2, {}, with_timeout(0.2));
-  fv.io(0).set_hang();
-  fv.io(1).set_hang();
-  ReplyBox& box = new_box();
-  std::thread worker([&] {
-    IoContext ctx(1 << 20, nullptr, &watchdog());
-    const std::byte* d = nullptr;
-    (void)fv.vol->read(ctx, 512, 0, &d, &box.reply).value();
-  });
-  auto ready = box.future.wait_for(2s);
-  CHECK(ready == std::future_status::ready);
-  const int stuck = fv.io(0).hung + fv.io(1).hung;
-  INFO("calls stuck in the hung paths: " << stuck);
-  CHECK(stuck <= 3);
-  if (ready == std::future_status::ready) CHECK(box.future.get().first == -EIO);
-  // Clean up: answer everything, wait for every abandoned call to return.
-  fv.io(0).release();
-  fv.io(1).release();
-  worker.join();
-  // The answer (set_value finished) before the box goes away.
-  if (ready != std::future_status::ready) CHECK(box.future.wait_for(3s) == std::future_status::ready);
-  CHECK(eventually([&] { return fv.vol->abandoned() == 0; }, 3000ms));
-  CHECK(box.calls == 1);
-}
-
-TEST_CASE("the watchdog tells the pool of a request running for long, the worker when it ends",
-          "[failover][busy][io_timeout]") {
-  BusyCounter obs;
-  FakeVolume fv(1, {}, with_timeout(30));  // slow, not timed out
-  fv.io(0).set_hang();
-  Watchdog wd(1 << 20, 10);
-  wd.start();
-  std::thread worker([&] {
-    IoContext ctx(1 << 20, &obs, &wd);
-    const std::byte* d = nullptr;
-    fv.vol->read(ctx, 512, 0, &d).value();
-  });
-  CHECK(eventually([&] { return obs.begins.load() == 1; }));
-  CHECK(obs.ends == 0);
-  fv.io(0).release();
-  worker.join();
-  wd.stop();
-  CHECK(obs.begins == 1);
-  CHECK(obs.ends == 1);
 }
 
 TEST_CASE("a worker waiting for a block lock tells the pool it is busy", "[failover][busy]") {

@@ -221,10 +221,11 @@ inline VolumeSettings default_volume_settings(Mode m = Mode::kActivePassive) {
 
 // A volume of N fake paths "p0".."pN-1" to one disk, and a worker context.
 struct FakeVolume {
+  // `clock`: a FakeClock for tests of time windows (fake_clock.hpp).
   explicit FakeVolume(size_t npaths, FakeOptions o = {}, VolumeSettings s = default_volume_settings(),
-                      size_t max_io = 1 << 20)
+                      size_t max_io = 1 << 20, Clock& clock = Clock::real())
       : opts(o), disk(std::make_shared<FakeDisk>(o.size)), ctx(max_io) {
-    vol = std::make_shared<Volume>(std::move(s), o.size, o.size);
+    vol = std::make_shared<Volume>(std::move(s), o.size, o.size, clock);
     for (size_t i = 0; i < npaths; ++i) {
       if (!add("p" + std::to_string(i))) throw std::runtime_error("FakeVolume: add_path failed");
     }
@@ -318,10 +319,6 @@ bool eventually(F cond, std::chrono::milliseconds timeout = std::chrono::millise
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
-}
-
-inline double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace mpathfs::test

@@ -1,9 +1,11 @@
-// Volume::flush: every good path in parallel, bounded by io_timeout.
+// Volume::flush: every good path in parallel, bounded by io_timeout (on a
+// FakeClock: the deadline passes when the test moves the clock).
 #include <catch2/catch.hpp>
 
 #include <chrono>
 #include <future>
 
+#include "unit/fake_clock.hpp"
 #include "unit/fake_path_io.hpp"
 
 using namespace mpathfs;
@@ -20,14 +22,20 @@ VolumeSettings timeout_settings(double s, Mode m = Mode::kActivePassive) {
 
 TEST_CASE("flush: a path whose fdatasync hangs is failed after io_timeout, the flush succeeds on the others",
           "[flush][io_timeout]") {
-  FakeVolume fv(3, {}, timeout_settings(0.3));
+  FakeClock clock;
+  FakeVolume fv(3, {}, timeout_settings(0.3), 1 << 20, clock);
   fv.io(0).sync_hang = true;
   LogCapture log;
-  const auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.vol->flush() == 0);
-  const double took = seconds_since(t0);
-  CHECK(took >= 0.25);
-  CHECK(took < 1.5);
+  auto flush = std::async(std::launch::async, [&] { return fv.vol->flush(); });
+  REQUIRE(clock.wait_for_waiters(1));
+  // The others flushed (their threads answered) before the clock moves.
+  REQUIRE(eventually([&] { return fv.io(1).syncs == 1 && fv.io(2).syncs == 1; }));
+  clock.advance(299'999'999);
+  REQUIRE(clock.wait_for_waiters(1));
+  CHECK(flush.wait_for(0ms) == std::future_status::timeout);  // not before io_timeout
+  clock.advance(1);
+  REQUIRE(flush.wait_for(10s) == std::future_status::ready);
+  CHECK(flush.get() == 0);
   CHECK(fv.state_of(0) == PathState::kFail);
   CHECK(fv.vol->status().paths[0].last_error == std::optional<std::string>("ETIMEDOUT"));
   CHECK(fv.vol->state() == VolumeState::kDegraded);
@@ -37,20 +45,21 @@ TEST_CASE("flush: a path whose fdatasync hangs is failed after io_timeout, the f
   CHECK(fv.vol->flush_hung());  // p0's thread is still inside fdatasync
 
   // The next flush skips the FAIL path and does not wait for it.
-  const auto t1 = std::chrono::steady_clock::now();
-  CHECK(fv.vol->flush() == 0);
-  CHECK(seconds_since(t1) < 0.25);
+  CHECK(finishes_at_once([&] { return fv.vol->flush(); }) == 0);
   fv.io(0).release();
   CHECK(eventually([&] { return !fv.vol->flush_hung(); }));
 }
 
 TEST_CASE("flush: every path hung -> EIO after io_timeout, not after the hang", "[flush][io_timeout]") {
-  FakeVolume fv(2, {}, timeout_settings(0.2));
+  FakeClock clock;
+  FakeVolume fv(2, {}, timeout_settings(0.2), 1 << 20, clock);
   fv.io(0).sync_hang = true;
   fv.io(1).sync_hang = true;
-  const auto t0 = std::chrono::steady_clock::now();
-  CHECK(fv.vol->flush() == -EIO);
-  CHECK(seconds_since(t0) < 1.0);
+  auto flush = std::async(std::launch::async, [&] { return fv.vol->flush(); });
+  REQUIRE(clock.wait_for_waiters(1));
+  clock.advance(200'000'000);  // one deadline for both paths
+  REQUIRE(flush.wait_for(10s) == std::future_status::ready);
+  CHECK(flush.get() == -EIO);
   fv.io(0).release();
   fv.io(1).release();
 }
@@ -68,12 +77,13 @@ TEST_CASE("flush: concurrent flushes share the paths' fdatasync and all answer",
 TEST_CASE("flush: the fdatasync that answers a flush starts after the flush was asked", "[flush]") {
   // A write acknowledged before fsync must be covered: an fdatasync already
   // running when the flush is asked does not count.
-  FakeVolume fv(1, {}, timeout_settings(5));
+  FakeClock clock;
+  FakeVolume fv(1, {}, timeout_settings(5), 1 << 20, clock);
   fv.io(0).sync_hang = true;
   auto first = std::async(std::launch::async, [&] { return fv.vol->flush(); });
   REQUIRE(fv.io(0).wait_hung(1));
   auto second = std::async(std::launch::async, [&] { return fv.vol->flush(); });
-  std::this_thread::sleep_for(50ms);
+  REQUIRE(clock.wait_for_waiters(2));  // both asked, both wait
   fv.io(0).release();  // the first fdatasync returns; the second flush needs one more
   CHECK(first.get() == 0);
   CHECK(second.get() == 0);
