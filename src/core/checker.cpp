@@ -21,7 +21,7 @@ int probe_path(Path& p) noexcept {
   }
 }
 
-Status verify_identity(const Volume& v, Path& p) {
+VoidResult verify_identity(const Volume& v, Path& p) {
   uint64_t size = 0;
   if (int e = p.io().current_size(size); e < 0) return Error{-e, "cannot read the size of " + p.name()};
   if (size != v.path_size())

@@ -54,6 +54,6 @@ int probe_path(Path& p) noexcept;
 // Whether a path that answers again still is a path of `v`: the size it
 // joined with, and the volume's label when labeled.  EINVAL naming what
 // differs; another errno when the identity could not be read.
-Status verify_identity(const Volume& v, Path& p);
+VoidResult verify_identity(const Volume& v, Path& p);
 
 }  // namespace mpathfs

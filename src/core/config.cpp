@@ -26,7 +26,7 @@ std::string range_text(double lo, double hi) {
 }
 
 // NaN and infinities fail the comparisons, so they are refused too.
-Status check_seconds(std::string_view key, double d, double lo, double hi, std::string_view got) {
+VoidResult check_seconds(std::string_view key, double d, double lo, double hi, std::string_view got) {
   if (d >= lo && d <= hi) return {};
   return err_inval(std::string(key) + ": expected seconds " + range_text(lo, hi) + ", got " + std::string(got));
 }
@@ -82,7 +82,7 @@ bool is_mount_helper_option(std::string_view o) {
 
 }  // namespace
 
-Status apply_option(DaemonOptions& o, std::string_view opt) {
+VoidResult apply_option(DaemonOptions& o, std::string_view opt) {
   if (opt.empty() || is_mount_helper_option(opt)) return {};
   auto eq = opt.find('=');
   std::string_view key = opt.substr(0, eq);
@@ -137,7 +137,7 @@ Status apply_option(DaemonOptions& o, std::string_view opt) {
   return {};
 }
 
-Status apply_option_list(DaemonOptions& o, std::string_view list) {
+VoidResult apply_option_list(DaemonOptions& o, std::string_view list) {
   size_t i = 0;
   while (i <= list.size()) {
     size_t j = list.find(',', i);

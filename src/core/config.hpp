@@ -35,9 +35,9 @@ struct DaemonOptions {
 // Applies one -o option (or a config "options" key rendered as key=value).
 // Options mount(8) and systemd add (_netdev, nofail, x-systemd.*, ...) are
 // accepted and dropped.  EINVAL names the option.
-Status apply_option(DaemonOptions& o, std::string_view opt);
+VoidResult apply_option(DaemonOptions& o, std::string_view opt);
 // Splits "a,b=c,d" and applies each.
-Status apply_option_list(DaemonOptions& o, std::string_view list);
+VoidResult apply_option_list(DaemonOptions& o, std::string_view list);
 
 struct Config {
   DaemonOptions options;

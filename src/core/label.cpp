@@ -46,7 +46,7 @@ std::span<std::byte> sector_of(const AlignedBuffer& buf, const SectorWindow& w) 
   return {buf.data() + w.sector_at, w.sector_len};
 }
 
-Status read_window(PathIo& io, const SectorWindow& w, const AlignedBuffer& buf) {
+VoidResult read_window(PathIo& io, const SectorWindow& w, const AlignedBuffer& buf) {
   const ssize_t n = io.pread(buf.data(), w.len, w.off);
   if (n < 0) return Error{static_cast<int>(-n), "cannot read the metadata sector at offset " + std::to_string(w.off)};
   if (static_cast<size_t>(n) < w.len)
@@ -67,7 +67,7 @@ Result<std::vector<std::byte>> read_last_sector(PathIo& io) {
 // Replaces the last sector with `bytes` and makes it durable.  When the
 // window is wider than the sector, its other bytes are read first and
 // written back unchanged (read-modify-write).
-Status store_last_sector(PathIo& io, std::span<const std::byte> bytes) {
+VoidResult store_last_sector(PathIo& io, std::span<const std::byte> bytes) {
   auto w = last_sector_window(io);
   if (!w) return w.error();
   AlignedBuffer buf = window_buffer(io, *w);
@@ -124,7 +124,7 @@ LabelTaste taste_label(PathIo& io) {
   return t;
 }
 
-Status check_label_identity(const LabelTaste& t, const std::string& path, const std::string& uuid,
+VoidResult check_label_identity(const LabelTaste& t, const std::string& path, const std::string& uuid,
                             uint64_t path_size, uint32_t sector) {
   switch (t.kind) {
     case LabelKind::kUnreadable: return Error{t.error.code, "path " + path + ": " + t.error.msg};
@@ -146,13 +146,13 @@ Status check_label_identity(const LabelTaste& t, const std::string& path, const 
   return {};
 }
 
-Status write_metadata(PathIo& io, const Metadata& md) {
+VoidResult write_metadata(PathIo& io, const Metadata& md) {
   auto bytes = encode_sector(md, io.sector_size());
   if (!bytes) return bytes.error();
   return store_last_sector(io, *bytes);
 }
 
-Status erase_metadata(PathIo& io) {
+VoidResult erase_metadata(PathIo& io) {
   const std::vector<std::byte> zero(io.sector_size());
   return store_last_sector(io, zero);
 }
@@ -248,7 +248,7 @@ Result<LabelReport> label_paths(const LabelRequest& req) {
   return report;
 }
 
-Status clear_path(const std::string& path) {
+VoidResult clear_path(const std::string& path) {
   auto io = open_posix_path(path, OpenOptions{});
   if (!io) return io.error();
   auto sector = read_last_sector(**io);

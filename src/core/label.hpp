@@ -48,15 +48,15 @@ LabelTaste taste_label(PathIo& io);
 // volume `uuid` whose paths have `path_size` bytes and sectors of `sector`
 // bytes.  EINVAL naming the field that differs (or what is malformed);
 // kUnreadable gives back the read's error.
-Status check_label_identity(const LabelTaste& t, const std::string& path, const std::string& uuid,
+VoidResult check_label_identity(const LabelTaste& t, const std::string& path, const std::string& uuid,
                             uint64_t path_size, uint32_t sector);
 
 // Writes `md` as the whole last sector (zero after the record), then
 // fdatasync, so the label is on stable storage when this returns.
-Status write_metadata(PathIo& io, const Metadata& md);
+VoidResult write_metadata(PathIo& io, const Metadata& md);
 
 // Zeroes the whole last sector, then fdatasync (destroy of a labeled volume).
-Status erase_metadata(PathIo& io);
+VoidResult erase_metadata(PathIo& io);
 
 // Writes a new label (fresh UUID, size = the full path size) to `io`, named
 // `path` in messages.  Refused when the path is smaller than two sectors
@@ -96,6 +96,6 @@ Result<LabelReport> label_paths(const LabelRequest& req);
 // gmultipath clear: EINVAL "Can't clear metadata on PATH" when the last
 // sector does not start with the magic (the path is left alone); otherwise
 // the whole sector is zeroed.
-Status clear_path(const std::string& path);
+VoidResult clear_path(const std::string& path);
 
 }  // namespace mpathfs

@@ -54,7 +54,7 @@ bool holds_nul(std::string_view s) { return s.find('\0') != std::string_view::np
 
 }  // namespace
 
-Status encode_metadata(const Metadata& md, std::span<std::byte> sector) {
+VoidResult encode_metadata(const Metadata& md, std::span<std::byte> sector) {
   if (sector.size() < kMetadataEncodedSize)
     return err_inval("metadata needs " + std::to_string(kMetadataEncodedSize) + " bytes, the sector has " +
                      std::to_string(sector.size()));

@@ -43,7 +43,7 @@ struct Metadata {
 // start.  EINVAL, with `sector` untouched, when the name is longer than 15
 // characters, the uuid longer than 39, either holds a NUL, the mode is not
 // one of the three, or `sector` is shorter than kMetadataEncodedSize.
-Status encode_metadata(const Metadata& md, std::span<std::byte> sector);
+VoidResult encode_metadata(const Metadata& md, std::span<std::byte> sector);
 
 // True when the sector starts with the 16 magic bytes: the sector is ours,
 // whatever the rest holds (gmultipath clear tests only this).

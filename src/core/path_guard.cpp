@@ -105,7 +105,7 @@ MountOf mount_of(const std::string& real_path) {
   return best;
 }
 
-Status check_not_inside_mpathfs(const std::string& path) {
+VoidResult check_not_inside_mpathfs(const std::string& path) {
   std::string real = resolve(path);
   if (real.empty()) return {};
   if (mount_of(real).fstype == kFsType)

@@ -17,7 +17,7 @@ inline constexpr const char* kFsType = "fuse.mpathfs";
 // symlink, or as a block device that sysfs shows is built on such a file,
 // whatever its major number or where its node was made).  Success otherwise,
 // including when the path does not exist (opening it reports that).
-Status check_not_inside_mpathfs(const std::string& path);
+VoidResult check_not_inside_mpathfs(const std::string& path);
 
 // One line of /proc/self/mountinfo: where, and what.
 struct MountOf {

@@ -52,7 +52,7 @@ bool Registry::name_taken_locked(const std::string& name) const {
   return false;
 }
 
-Status Registry::claim_locked(Claim& c, const std::string& name, const std::vector<std::string>& paths,
+VoidResult Registry::claim_locked(Claim& c, const std::string& name, const std::vector<std::string>& paths,
                               const Volume* self, const std::string& what) {
   if (!name.empty()) {
     if (auto it = claimed_names_.find(name); it != claimed_names_.end())
@@ -90,7 +90,7 @@ Result<Registry::Claim> Registry::claim(const std::string& name, const std::vect
   return c;
 }
 
-Status Registry::insert(std::shared_ptr<Volume> v) {
+VoidResult Registry::insert(std::shared_ptr<Volume> v) {
   std::lock_guard lk(map_mu_);
   for (auto& [id, slot] : by_id_)
     if (slot.volume->name() == v->name()) return err_exist("volume " + v->name() + " already exists");
@@ -107,7 +107,7 @@ std::optional<Registry::Slot> Registry::slot_of(const std::string& name) const {
 }
 
 
-Status Registry::destroy(const std::string& name, bool erase) {
+VoidResult Registry::destroy(const std::string& name, bool erase) {
   Slot slot;
   Claim held(this);
   {
@@ -150,7 +150,7 @@ Status Registry::destroy(const std::string& name, bool erase) {
   return {};
 }
 
-Status Registry::add_to(Volume& v, const std::string& word) {
+VoidResult Registry::add_to(Volume& v, const std::string& word) {
   std::string n = path_word_to_name(word);
   if (v.find_path(n)) return err_exist("path " + n + " is already in volume " + v.name());
   auto held = claim("", {n}, &v, "being added to volume " + v.name());
@@ -174,7 +174,7 @@ Status Registry::add_to(Volume& v, const std::string& word) {
   return v.add_path(std::move(p).value());
 }
 
-Status Registry::configure(const std::string& name, Mode m) {
+VoidResult Registry::configure(const std::string& name, Mode m) {
   auto slot = slot_of(name);
   if (!slot) return err_noent("volume " + name + " does not exist");
   // Label and mode change together; a destroy that won the race leaves a
@@ -186,7 +186,7 @@ Status Registry::configure(const std::string& name, Mode m) {
   return {};
 }
 
-Status Registry::rewrite_metadata(Volume& v, Mode m) {
+VoidResult Registry::rewrite_metadata(Volume& v, Mode m) {
   if (!v.uuid()) return {};
   // All paths lead to one disk: one working path suffices; write every
   // working path anyway so a path with its own cache agrees.
@@ -207,7 +207,7 @@ Status Registry::rewrite_metadata(Volume& v, Mode m) {
   return {};
 }
 
-Status Registry::apply(const std::string& volume, const Command& cmd) {
+VoidResult Registry::apply(const std::string& volume, const Command& cmd) {
   if (auto* c = std::get_if<CreateCmd>(&cmd)) {
     VolumeSpec spec;
     spec.name = c->name;

@@ -71,12 +71,12 @@ class Registry {
 
   // Creates a volume: every path must open, be outside mpathfs mounts and
   // have one size; a labeled first path makes a labeled volume.
-  Status create(const VolumeSpec& spec);
+  VoidResult create(const VolumeSpec& spec);
   // Refused with EBUSY while the volume file is open.  erase: zero a
   // labeled volume's metadata (destroy); stop keeps it.
-  Status destroy(const std::string& name, bool erase);
+  VoidResult destroy(const std::string& name, bool erase);
   // Applies a command written to ctl/ (volume empty) or ctl/VOL/.
-  Status apply(const std::string& volume, const Command& cmd);
+  VoidResult apply(const std::string& volume, const Command& cmd);
   // Tastes devices for gmultipath metadata and assembles volumes by UUID.
   // Returns one line per problem found (not fatal: gmultipath logs and goes on).
   std::vector<std::string> assemble(const std::vector<std::string>& devices);
@@ -104,7 +104,7 @@ class Registry {
 
   // Adds a volume made elsewhere (assembly; tests with fake paths).
   // EEXIST if a volume already has that name: never two under one name.
-  Status insert(std::shared_ptr<Volume> v);
+  VoidResult insert(std::shared_ptr<Volume> v);
 
   const VolumeDefaults& defaults() const { return defaults_; }
   Clock& clock() const { return clock_; }
@@ -137,13 +137,13 @@ class Registry {
   // a volume other than `self` or claimed.  All or nothing.
   Result<Claim> claim(const std::string& name, const std::vector<std::string>& paths, const Volume* self,
                       const std::string& what);
-  Status claim_locked(Claim& c, const std::string& name, const std::vector<std::string>& paths, const Volume* self,
+  VoidResult claim_locked(Claim& c, const std::string& name, const std::vector<std::string>& paths, const Volume* self,
                       const std::string& what) REQUIRES(map_mu_);
   bool name_taken_locked(const std::string& name) const REQUIRES(map_mu_);
   std::optional<Slot> slot_of(const std::string& name) const;
-  Status add_to(Volume& v, const std::string& word);
-  Status configure(const std::string& name, Mode m);
-  Status rewrite_metadata(Volume& v, Mode m);
+  VoidResult add_to(Volume& v, const std::string& word);
+  VoidResult configure(const std::string& name, Mode m);
+  VoidResult rewrite_metadata(Volume& v, Mode m);
   // Scan: one device; a problem line, or nothing when it is silently skipped.
   std::optional<std::string> assemble_one(const std::string& dev);
   std::string distinct_name_locked(const std::string& wanted) const REQUIRES(map_mu_);

@@ -85,7 +85,7 @@ Result<std::optional<std::string>> taste_labels(const Paths& paths, std::optiona
 
 }  // namespace
 
-Status Registry::create(const VolumeSpec& spec) {
+VoidResult Registry::create(const VolumeSpec& spec) {
   if (!valid_volume_name(spec.name))
     return err_inval("bad volume name '" + spec.name + "' (1-15 characters of A-Za-z0-9._-)");
   if (reserved_volume_name(spec.name))

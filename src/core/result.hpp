@@ -64,8 +64,9 @@ class [[nodiscard]] Result<void> {
   bool failed_ = false;
 };
 
-using Status = Result<void>;
+// A result with no value: success, or an Error (named apart from VolumeStatus).
+using VoidResult = Result<void>;
 
-inline Status ok_status() { return {}; }
+inline VoidResult ok_void() { return {}; }
 
 }  // namespace mpathfs

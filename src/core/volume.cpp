@@ -47,7 +47,7 @@ bool Volume::has_path(std::string_view name) const { return find_path(name) != n
 
 std::vector<std::shared_ptr<Path>> Volume::paths() const { return load_set()->paths; }
 
-Status Volume::add_path(std::shared_ptr<Path> p) {
+VoidResult Volume::add_path(std::shared_ptr<Path> p) {
   PathIo& io = p->io();
   if (io.size() != path_size_)
     return err_inval("path " + p->name() + " has size " + std::to_string(io.size()) + ", volume " + name() +
@@ -90,7 +90,7 @@ Status Volume::add_path(std::shared_ptr<Path> p) {
   return {};
 }
 
-Status Volume::remove_path(std::string_view pname) {
+VoidResult Volume::remove_path(std::string_view pname) {
   std::lock_guard lk(mu_);
   auto set = load_set();
   auto it = std::find_if(set->paths.begin(), set->paths.end(), [&](auto& q) { return names_match(q->name(), pname); });
@@ -108,7 +108,7 @@ Status Volume::remove_path(std::string_view pname) {
   return {};
 }
 
-Status Volume::fail_path(std::string_view pname) {
+VoidResult Volume::fail_path(std::string_view pname) {
   std::lock_guard lk(mu_);
   auto set = load_set();
   for (auto& q : set->paths) {
@@ -121,7 +121,7 @@ Status Volume::fail_path(std::string_view pname) {
   return err_noent("path " + std::string(pname) + " is not in volume " + name());
 }
 
-Status Volume::restore_path(std::string_view pname) {
+VoidResult Volume::restore_path(std::string_view pname) {
   std::lock_guard lk(mu_);
   auto set = load_set();
   for (auto& q : set->paths) {
@@ -143,7 +143,7 @@ void Volume::mark_lost(Path& p, int err) {
   on_failure_locked(*load_set(), p, FailTrigger::kGone, err, false);
 }
 
-Status Volume::prefer(std::string_view pname) {
+VoidResult Volume::prefer(std::string_view pname) {
   std::lock_guard lk(mu_);
   auto set = load_set();
   for (auto& q : set->paths) {
@@ -158,7 +158,7 @@ Status Volume::prefer(std::string_view pname) {
   return err_noent("path " + std::string(pname) + " is not in volume " + name());
 }
 
-Status Volume::rotate() {
+VoidResult Volume::rotate() {
   std::lock_guard lk(mu_);
   auto set = load_set();
   const size_t n = set->paths.size();

@@ -111,12 +111,12 @@ class Volume {
   // ---- control: all-or-nothing, applied before return ----
   // Adds a path (already opened).  EEXIST if present, EINVAL on a size or
   // sector mismatch.  A path whose probe read fails joins as FAIL.
-  Status add_path(std::shared_ptr<Path> p);
-  Status remove_path(std::string_view name);
-  Status fail_path(std::string_view name);
-  Status restore_path(std::string_view name);
-  Status prefer(std::string_view name);
-  Status rotate();
+  VoidResult add_path(std::shared_ptr<Path> p);
+  VoidResult remove_path(std::string_view name);
+  VoidResult fail_path(std::string_view name);
+  VoidResult restore_path(std::string_view name);
+  VoidResult prefer(std::string_view name);
+  VoidResult rotate();
   void set_mode(Mode m);
   void set_no_path_retry(int seconds);
   int no_path_retry() const { return no_path_retry_.load(std::memory_order_relaxed); }

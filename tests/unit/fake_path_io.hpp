@@ -232,7 +232,7 @@ struct FakeVolume {
   }
   static VolumeSettings default_settings(Mode m = Mode::kActivePassive) { return default_volume_settings(m); }
   // Adds another path to the same disk; the result of add_path is returned.
-  Status add(const std::string& name) {
+  VoidResult add(const std::string& name) {
     FakePathIo* io = nullptr;
     auto p = make_fake_path(name, disk, opts, &io);
     auto st = vol->add_path(p);

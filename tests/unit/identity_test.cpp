@@ -85,8 +85,8 @@ VolumeSpec spec(std::string name, std::vector<std::string> paths) {
   return s;
 }
 
-std::string why(const Status& s) { return s ? std::string("ok") : s.error().describe(); }
-int code(const Status& s) { return s ? 0 : s.error().code; }
+std::string why(const VoidResult& s) { return s ? std::string("ok") : s.error().describe(); }
+int code(const VoidResult& s) { return s ? 0 : s.error().code; }
 
 const std::string kUuid = "5f0e1c2a-3b4d-4e5f-8a6b-7c8d9e0f1a2b";
 const std::string kOther = "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d";

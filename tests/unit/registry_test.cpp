@@ -57,7 +57,7 @@ VolumeSpec spec(std::string name, std::vector<std::string> paths) {
   return s;
 }
 
-int code(const Status& s) { return s ? 0 : s.error().code; }
+int code(const VoidResult& s) { return s ? 0 : s.error().code; }
 
 std::vector<std::byte> read_file(const std::string& f, uint64_t off, size_t len) {
   std::vector<std::byte> out(len);
