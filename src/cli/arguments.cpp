@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "cli/messages.hpp"
+#include "core/path_open.hpp"
 #include "core/volume_name.hpp"
 #include "core/word_escape.hpp"
 
@@ -28,7 +29,7 @@ bool check_path_word(const std::string& p) {
 // our working directory (the daemon's is "/"): make it absolute, without
 // resolving symlinks (mpathfs tells paths apart by name).
 std::string path_for_daemon(const std::string& word) {
-  if (word.empty() || word[0] == '/' || word.find('/') == std::string::npos) return word;
+  if (word.empty() || word[0] == '/' || word.find('/') == std::string::npos || is_uri(word)) return word;
   return std::filesystem::absolute(word).lexically_normal().string();
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/path_open.hpp"
 #include "core/label.hpp"
 #include "core/metadata.hpp"
 #include "core/word_escape.hpp"
@@ -52,7 +53,7 @@ Result<std::optional<Metadata>> read_path_metadata(const std::string& path) {
   OpenOptions opt;
   opt.read_only = true;
   opt.exclusive = false;  // reading a label harms no one using the disk
-  auto io = open_posix_path(path, opt);
+  auto io = open_path(path, opt);
   if (!io) return io.error();  // names the path already
   auto md = read_metadata(**io);
   if (!md) return Error{md.error().code, path + ": " + md.error().msg};

@@ -9,6 +9,7 @@
 
 #include "core/label.hpp"
 #include "core/metadata.hpp"
+#include "core/path_open.hpp"
 #include "core/path_guard.hpp"
 #include "core/registry.hpp"
 #include "core/volume_name.hpp"
@@ -51,7 +52,7 @@ std::vector<std::string> Registry::assemble(const std::vector<std::string>& devi
 
 std::optional<std::string> Registry::assemble_one(const std::string& dev) {
   if (!check_not_inside_mpathfs(dev)) return std::nullopt;
-  auto io = open_posix_path(dev, defaults_.open);
+  auto io = mpathfs::open_path(dev, defaults_.open);
   if (!io) return std::nullopt;  // held by someone else, or not a disk: not ours to take
   const LabelTaste t = taste_label(**io);
   switch (t.kind) {

@@ -11,11 +11,11 @@ namespace mpathfs {
 int probe_path(Path& p) noexcept {
   try {
     AlignedBuffer buf(kMaxAlign, kMaxAlign);
-    PathIo& io = p.io();
-    size_t len = std::max<size_t>(io.align(), 512);
-    if (len > io.size()) len = static_cast<size_t>(io.size());
-    ssize_t n = io.pread(buf.data(), len, 0);
-    return n < 0 ? static_cast<int>(n) : 0;
+    // A FAIL network path reconnects first; a working one keeps its connection.
+    if (p.failed()) {
+      if (int e = p.io().reconnect(); e < 0) return e;
+    }
+    return p.io().probe(buf.data());
   } catch (...) {
     return -ENOMEM;
   }
@@ -27,6 +27,13 @@ VoidResult verify_identity(const Volume& v, Path& p) {
   if (size != v.path_size())
     return err_inval("path " + p.name() + " now has " + std::to_string(size) + " bytes, the volume's paths have " +
                      std::to_string(v.path_size()));
+  if (std::string id = p.io().device_id(); !id.empty()) {
+    for (auto& q : v.paths()) {
+      if (q.get() == &p) continue;
+      if (std::string qid = q->io().device_id(); !qid.empty() && qid != id)
+        return err_inval("path " + p.name() + " now leads to device " + id + ", " + q->name() + " to " + qid);
+    }
+  }
   if (!v.uuid()) return {};
   return check_label_identity(taste_label(p.io()), p.name(), *v.uuid(), v.path_size(), p.io().sector_size());
 }
@@ -98,7 +105,7 @@ void Checker::run_once() {
             if (up && fb == Failback::kImmediate) v->checker_restore(*p);
             // A device that is gone (or a file whose FUSE server died) never
             // comes back: the volume is destroyed when all its paths are.
-            if (r < 0 && is_gone_error(-r)) v->mark_lost(*p, -r);
+            if (r < 0 && p->io().classify(-r) == FaultClass::kGone) v->mark_lost(*p, -r);
           }
           p->end_probe();
         }).detach();

@@ -1,5 +1,7 @@
 #include "core/errno_class.hpp"
 
+#include "core/path_io.hpp"
+
 #include <cerrno>
 #include <cstring>
 
@@ -22,6 +24,22 @@ bool is_path_error(int err) noexcept {
 bool is_gone_error(int err) noexcept {
   // ENOTCONN: a file whose own FUSE server has died never answers again.
   return err == ENXIO || err == ENODEV || err == ENOTCONN || err == ENOMEDIUM;
+}
+
+FaultClass classify_posix_error(int err) noexcept {
+  if (is_gone_error(err)) return FaultClass::kGone;
+  return is_path_error(err) ? FaultClass::kPath : FaultClass::kRequest;
+}
+
+const char* path_kind_name(PathKind k) noexcept {
+  switch (k) {
+    case PathKind::kBlockDevice: return "block device";
+    case PathKind::kRegularFile: return "file";
+    case PathKind::kOther: return "other";
+    case PathKind::kNbd: return "nbd";
+    case PathKind::kIscsi: return "iscsi";
+  }
+  return "?";
 }
 
 std::string_view errno_name(int err) noexcept {

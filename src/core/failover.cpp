@@ -58,7 +58,7 @@ bool Volume::on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int e
   switch (t) {
     case FailTrigger::kIoError:
     case FailTrigger::kGone:
-      if ((t == FailTrigger::kGone || is_gone_error(err)) && !p.lost()) {
+      if ((t == FailTrigger::kGone || p.io().classify(err) == FaultClass::kGone) && !p.lost()) {
         p.set_lost();
         spdlog::error("{}: path {} is gone ({})", name(), p.name(), errno_name(err));
       }

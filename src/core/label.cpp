@@ -6,6 +6,7 @@
 #include <span>
 
 #include "core/aligned_buffer.hpp"
+#include "core/path_open.hpp"
 #include "core/volume_name.hpp"
 
 namespace mpathfs {
@@ -209,7 +210,7 @@ Result<LabelReport> label_paths(const LabelRequest& req) {
   // through fresh opens, as FreeBSD does, so no stale cache can answer.
   std::unique_ptr<PathIo> first;
   for (const auto& p : req.paths) {
-    auto io = open_posix_path(p, OpenOptions{});
+    auto io = open_path(p, OpenOptions{});
     if (!io) return io.error();
     if (!first) {
       first = std::move(io).value();
@@ -233,7 +234,7 @@ Result<LabelReport> label_paths(const LabelRequest& req) {
   read_back.exclusive = false;
   for (size_t i = 1; i < req.paths.size(); ++i) {
     const std::string& p = req.paths[i];
-    auto io = open_posix_path(p, read_back);
+    auto io = open_path(p, read_back);
     if (!io) {
       report.warnings.push_back("Unable to open " + p + ": " + io.error().code_text() + ".");
       continue;
@@ -249,7 +250,7 @@ Result<LabelReport> label_paths(const LabelRequest& req) {
 }
 
 VoidResult clear_path(const std::string& path) {
-  auto io = open_posix_path(path, OpenOptions{});
+  auto io = open_path(path, OpenOptions{});
   if (!io) return io.error();
   auto sector = read_last_sector(**io);
   if (!sector) return with_path(path, sector.error());

@@ -1,9 +1,13 @@
-// PathIo: the raw I/O of one path (a block device or a regular file).
+// PathIo: the raw I/O of one path, whatever its kind: a block device or a
+// regular file (posix_path_io.cpp), or a network export (NBD, iSCSI).
 //
-// Everything the core does to storage goes through this interface, so unit
-// tests can substitute a fake or a fault-injecting decorator (leveldb's Env
-// idea).  Calls return a byte count or -errno; they never throw and never
-// allocate: they sit on the hot path.
+// Everything the core does to storage goes through this interface — routing,
+// failover, the checker, labels, status — so what differs per kind lives in
+// its backend: how an errno is classified, how the path is probed, how it
+// reconnects, how a stuck request is cut loose, and what identity it shows.
+// Unit tests substitute a fake or a fault-injecting decorator (leveldb's Env
+// idea).  I/O calls return a byte count or -errno; they never throw and do
+// not allocate on our side: they sit on the hot path.
 #pragma once
 
 #include <sys/types.h>
@@ -20,7 +24,20 @@ namespace mpathfs {
 // What kind of object a path is; shown in status and used to pick the
 // sector size of the metadata (512 for files, the logical block size for
 // block devices).
-enum class PathKind { kBlockDevice, kRegularFile, kOther };
+enum class PathKind { kBlockDevice, kRegularFile, kOther, kNbd, kIscsi };
+const char* path_kind_name(PathKind k) noexcept;
+
+// What an error from a path says (SPEC "Failure handling").
+//  kRequest  the request itself is wrong (EINVAL, ENOSPC, ...): returned to
+//            the application, the path stays as it is
+//  kPath     the path is broken (device or transport error): FAIL, and the
+//            request is retried on the next working path
+//  kGone     the path will never answer again (a vanished device): FAIL and
+//            lost; a volume whose paths are all gone is destroyed.  A network
+//            path is never gone: it reconnects.
+enum class FaultClass : uint8_t { kRequest, kPath, kGone };
+// The classification of files and block devices (errno_class.hpp).
+FaultClass classify_posix_error(int err) noexcept;
 
 class PathIo {
  public:
@@ -49,6 +66,27 @@ class PathIo {
   virtual uint32_t align() const noexcept = 0;
   virtual bool direct() const noexcept = 0;
   virtual PathKind kind() const noexcept = 0;
+
+  // --- what differs per backend; the defaults are those of files and devices ---
+
+  // What an error this path answered means.  Called off the hot path's
+  // success case only (after a failed request).
+  virtual FaultClass classify(int err) const noexcept { return classify_posix_error(err); }
+  // The checker's probe (multipath-tools' directio checker for files and
+  // devices: a one-block read at offset 0 into `scratch`, which holds at least
+  // kMaxAlign bytes aligned to kMaxAlign).  0 when the path answers, or -errno.
+  // May block as long as the path does: it runs in a thread of its own.
+  virtual int probe(void* scratch) noexcept;
+  // Called by the checker before it probes a FAIL path: a network path
+  // opens a new connection here (0, or -errno when it cannot yet).
+  virtual int reconnect() noexcept { return 0; }
+  // io_timeout fired on this path: make every request still in flight on it
+  // return soon (a network path shuts its connection down, so they complete
+  // with ENOTCONN and are retried elsewhere).  Must not block.
+  virtual void abort_inflight() noexcept {}
+  // A device identifier shared by every path to the same storage (an iSCSI
+  // LUN's VPD 0x83 designator, shown as `wwid`), or empty when it has none.
+  virtual std::string device_id() const { return {}; }
 };
 
 // How to open a path.
@@ -58,7 +96,8 @@ struct OpenOptions {
   bool read_only = false;
 };
 
-// Opens a path with the POSIX calls.  Errors: ENOENT/EACCES when it cannot
+// Opens a path with the POSIX calls (open_path in path_open.hpp picks the
+// backend from the path's form).  Errors: ENOENT/EACCES when it cannot
 // be opened, EINVAL when it is neither a block device nor a regular file.
 Result<std::unique_ptr<PathIo>> open_posix_path(const std::string& name, const OpenOptions& opt);
 

@@ -10,6 +10,7 @@
 #include "core/label.hpp"
 #include "core/metadata.hpp"
 #include "core/path_guard.hpp"
+#include "core/path_open.hpp"
 #include "core/status_render.hpp"
 #include "core/volume_name.hpp"
 
@@ -17,6 +18,9 @@ namespace mpathfs {
 
 std::string path_word_to_name(const std::string& word) {
   if (word.empty()) return word;
+  // A network path is named by its URI, minus any secret: status, logs and
+  // control files all use that name (the backend alone keeps the secret).
+  if (is_uri(word)) return redact_secrets(word);
   // "/d/./a" and "/d//a" are "/d/a": one name per path, so one file
   // cannot join two volumes under two spellings.
   if (word[0] == '/') return std::filesystem::path(word).lexically_normal().string();
@@ -27,9 +31,12 @@ std::string path_word_to_name(const std::string& word) {
 Result<std::shared_ptr<Path>> Registry::open_path(const std::string& word) const {
   std::string name = path_word_to_name(word);
   if (name.empty()) return err_inval("empty path");
-  if (name[0] != '/') return err_inval("path " + word + " is not absolute");
-  if (auto s = check_not_inside_mpathfs(name); !s) return s.error();
-  auto io = open_posix_path(name, defaults_.open);
+  const bool uri = is_uri(word);
+  if (!uri && name[0] != '/') return err_inval("path " + word + " is not absolute");
+  if (!uri) {
+    if (auto s = check_not_inside_mpathfs(name); !s) return s.error();
+  }
+  auto io = mpathfs::open_path(uri ? word : name, defaults_.open);
   if (!io) return io.error();
   if ((*io)->size() == 0) return err_inval("path " + name + " is empty (size 0)");
   return std::make_shared<Path>(name, std::move(io).value());

@@ -116,6 +116,14 @@ VoidResult Registry::create(const VolumeSpec& spec) {
                        std::to_string(path_size) + " != " + std::to_string(p->io().size()) + ")");
     if (p->io().sector_size() != sector)
       return err_inval("paths " + paths[0]->name() + " and " + p->name() + " differ in sector size");
+    // Two SCSI LUNs of one size are still two disks: their identifiers
+    // (VPD 0x83) must agree wherever both paths have one.
+    for (auto& q : paths) {
+      const std::string a = p->io().device_id(), b = q->io().device_id();
+      if (!a.empty() && !b.empty() && a != b)
+        return err_inval("paths " + q->name() + " and " + p->name() + " lead to different devices (" + b +
+                         " != " + a + ")");
+    }
   }
 
   VolumeSettings s;

@@ -57,15 +57,15 @@ VoidResult Volume::add_path(std::shared_ptr<Path> p) {
   int probe_err = 0;
   {
     AlignedBuffer buf(kMaxAlign, kMaxAlign);
-    uint32_t len = std::max<uint32_t>(io.align(), 512);
-    if (len > path_size_) len = static_cast<uint32_t>(path_size_);
-    ssize_t n = io.pread(buf.data(), len, 0);
-    if (n < 0) probe_err = static_cast<int>(-n);
+    if (int r = io.probe(buf.data()); r < 0) probe_err = -r;
   }
+  const std::string id = io.device_id();
   std::lock_guard lk(mu_);
   auto set = load_set();
   for (auto& q : set->paths) {
     if (q->name() == p->name()) return err_exist("path " + p->name() + " is already in volume " + name());
+    if (auto qid = q->io().device_id(); !id.empty() && !qid.empty() && qid != id)
+      return err_inval("path " + p->name() + " leads to device " + id + ", " + q->name() + " to " + qid);
     if (q->io().sector_size() != io.sector_size())
       return err_inval("path " + p->name() + " has sector size " + std::to_string(io.sector_size()) + ", " +
                        q->name() + " has " + std::to_string(q->io().sector_size()));

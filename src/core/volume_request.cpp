@@ -66,7 +66,7 @@ IoResult Volume::serve(Request& r) noexcept {
     const IoResult res = attempt(*p, r);
     if (res.ok() && last) revive(*p);
     if (!res.failed()) return res;  // done, or answered by the watchdog's rescue
-    if (!is_path_error(res.err())) return res;  // the request is wrong: return it
+    if (p->io().classify(res.err()) == FaultClass::kRequest) return res;  // the request is wrong: return it
     on_path_error(*p, res.err(), r);
     if (is_shut_down()) return IoResult::error(EIO);
   }

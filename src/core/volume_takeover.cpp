@@ -88,6 +88,9 @@ Volume::TimeoutOutcome Volume::on_io_timeout(Path& p, double waited_s, bool take
   if (on_failure_locked(*set, p, FailTrigger::kIoTimeout, ETIMEDOUT, !request_restored && taken_over))
     out.restored = true;
   p.set_last_error(ETIMEDOUT);
+  // A network path shuts its connection: whatever else is stuck on it comes
+  // back with ENOTCONN and fails over, instead of waiting for TCP (minutes).
+  p.io().abort_inflight();
   return out;
 }
 
