@@ -18,7 +18,9 @@ for san in asan tsan; do
   export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1
   export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-  # The torture test runs in the plain build only (its length is the point).
-  (cd "$build" && ctest --output-on-failure --timeout 900 -E torture "$@") || status=1
+  # The torture test and the "soak" tests (long fio runs across failing
+  # links) run in the plain build only: their length is the point, and the
+  # short tests of the same code run here.
+  (cd "$build" && ctest --output-on-failure --timeout 900 -E 'torture|soak' "$@") || status=1
 done
 exit $status
