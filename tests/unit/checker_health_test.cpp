@@ -94,8 +94,11 @@ TEST_CASE("health: a probe unanswered for io_timeout fails a working path", "[ch
   rig.fv.io(1).set_hang();
   rig.next_round();
   REQUIRE(rig.fv.io(1).wait_hung(1));
+  REQUIRE(rig.settle(0));
   CHECK(rig.fv.state_of(1) == PathState::kPassive);
   rig.next_round();  // io_timeout (5 s) later
+  INFO("p0 " << path_state_name(rig.fv.state_of(0)) << ", p1 checker " << checker_state_name(rig.fv.path(1).checker())
+             << ", probe began " << rig.fv.path(1).health().probe_started_ns() << ", now " << rig.clock.now_ns());
   REQUIRE(eventually([&] { return rig.fv.state_of(1) == PathState::kFail; }));
   CHECK(rig.fv.path(1).last_error() == ETIMEDOUT);
   CHECK(rig.fv.io(1).hung == 1);  // never two probes at once

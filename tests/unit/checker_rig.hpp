@@ -62,6 +62,13 @@ struct CheckerRig {
     clock.advance_s(kInterval);
     REQUIRE(clock.wait_for_waiters(1));
   }
+  // Waits until path i has no probe in flight, while another path's probe
+  // may hang (quiesce() would wait for that one too).  On a fake clock a
+  // probe thread not yet scheduled when the test advances the time would
+  // look unanswered for io_timeout.
+  bool settle(size_t i) {
+    return eventually([&] { return fv.path(i).health().probe_started_ns() == 0; });
+  }
   bool probing(size_t i) { return fv.path(i).checker() == CheckerState::kPending; }
 
   FakeClock clock;

@@ -29,6 +29,7 @@ TEST_CASE("checker: a FAIL path is probed once per check_interval and restored w
   CHECK(rig.fv.vol->state() == VolumeState::kOptimal);
   // A path that served a request within check_interval is not probed: its
   // I/O was the probe.  The idle one is (every path is checked).
+  REQUIRE(rig.quiesce());  // round 1 probed p1 too (idle until now)
   rig.clock.advance_s(kInterval / 2);
   REQUIRE(rig.fv.read(0, 512) == 512);  // on the ACTIVE p1
   const uint64_t reads1_now = rig.fv.io(1).reads;
@@ -74,11 +75,13 @@ TEST_CASE("checker: a hung probe holds neither the next round nor the probes of 
   rig.next_round();
   REQUIRE(rig.fv.io(0).wait_hung(1));
   REQUIRE(eventually([&] { return rig.fv.state_of(1) != PathState::kFail; }));
+  REQUIRE((rig.settle(1) && rig.settle(2)));
   CHECK(rig.probing(0));
   // The next rounds run while p0's probe hangs, and never probe p0 twice.
   rig.fail_by_io(1);
   rig.next_round();
   REQUIRE(eventually([&] { return rig.fv.state_of(1) != PathState::kFail; }));
+  REQUIRE((rig.settle(1) && rig.settle(2)));
   rig.next_round();
   CHECK(rig.fv.io(0).hung == 1);
   CHECK(rig.fv.state_of(0) == PathState::kFail);
