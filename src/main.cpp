@@ -28,8 +28,8 @@ int main(int argc, char** argv) {
   app.add_flag("-f,--foreground", a.foreground, "stay in the foreground, log to stderr");
   app.add_flag("-d,--debug", a.debug, "debug log");
   app.add_option("-o", a.option_lists,
-                 "options: workers=N check_interval=S io_timeout=S no_path_retry=S failback=manual|immediate "
-                 "log=syslog|stderr|FILE scan=GLOB file_mode=0600 direct=on|off allow_other ro ...")
+                 "options: workers=N check_interval=S io_timeout=S no_path_retry=S failback=manual|immediate|S "
+                 "flap_threshold=N flap_window=S hold_down=S log=syslog|stderr|FILE scan=GLOB file_mode=0600 direct=on|off allow_other ro ...")
       ->allow_extra_args(false);
   app.add_option("SOURCE", a.source, "JSON config file, or 'none'")->required();
   app.add_option("MNT", a.mountpoint, "mount point")->required();

@@ -7,6 +7,7 @@
 
 #include <random>
 
+#include "core/config.hpp"
 #include "core/label.hpp"
 #include "core/metadata.hpp"
 #include "core/path_open.hpp"
@@ -48,6 +49,20 @@ std::vector<std::string> Registry::assemble(const std::vector<std::string>& devi
   for (auto& dev : devices)
     if (auto p = assemble_one(dev)) problems.push_back(dev + ": " + *p);
   return problems;
+}
+
+void Registry::set_scan(std::vector<std::string> globs) {
+  std::lock_guard lk(globs_mu_);
+  scan_globs_ = std::move(globs);
+}
+
+std::vector<std::string> Registry::scan_globs() const {
+  std::lock_guard lk(globs_mu_);
+  return scan_globs_;
+}
+
+void Registry::rescan() {
+  for (auto& problem : assemble(expand_globs(scan_globs()))) spdlog::warn("scan: {}", problem);
 }
 
 std::optional<std::string> Registry::assemble_one(const std::string& dev) {

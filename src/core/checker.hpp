@@ -1,8 +1,16 @@
-// The path checker: probes FAIL paths every check_interval seconds with a
-// one-block O_DIRECT read (multipath-tools' directio checker), verifies the
-// identity of those that answer (a path may now lead to another disk),
-// restores them with failback=immediate, and destroys volumes whose every
-// path is gone.
+// The path checker: every check_interval seconds it probes each path that
+// served no request successfully during the last interval — ACTIVE,
+// PASSIVE, READ and FAIL alike — with a one-block O_DIRECT read
+// (multipath-tools' directio checker), and verifies the identity of those
+// that answer (a path may now lead to another disk).
+//  - A working path whose probe fails, or goes unanswered for io_timeout,
+//    is failed like a path whose I/O failed (FailTrigger::kCheckerDown), so
+//    lost redundancy shows before a failover needs it.
+//  - A healthy path's probes back off to every 2nd, then 4th round while it
+//    stays up (multipathd's max_polling_interval); any change resets that.
+//  - A FAIL path that answers returns per failback (manual, immediate, N s),
+//    unless it is held down for flapping (PathHealth).
+//  - Volumes whose every path is gone are destroyed.
 //
 // Probes run in their own threads: a probe of a hung path never blocks I/O,
 // the checker loop, or the probes of other paths (checker I/O can hang
@@ -22,10 +30,22 @@
 
 namespace mpathfs {
 
+// The daemon's options that steer the checker.
+struct CheckerPolicy {
+  double interval_s = 5;
+  Failback failback = Failback::kManual;
+  double failback_after_s = 0;  // Failback::kAfter
+  int flap_threshold = 3;
+  double flap_window_s = 60;
+  double hold_down_s = 60;
+  static CheckerPolicy from(const DaemonOptions& o);
+};
+
 class Checker {
  public:
   // on_tree_change: called after volumes were destroyed (the FUSE layer
   // drops their entries).
+  Checker(Registry& reg, CheckerPolicy policy, std::function<void()> on_tree_change = {});
   Checker(Registry& reg, double interval_s, Failback failback, std::function<void()> on_tree_change = {});
   ~Checker();
   Checker(const Checker&) = delete;
@@ -38,10 +58,10 @@ class Checker {
 
  private:
   void loop();
+  void check_path(const std::shared_ptr<Volume>& v, const std::shared_ptr<Path>& p, uint64_t now);
 
   Registry& reg_;
-  const double interval_s_;
-  const Failback failback_;
+  const CheckerPolicy policy_;
   std::function<void()> on_tree_change_;
   Mutex mu_;
   CondVar cv_;

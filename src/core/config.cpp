@@ -106,7 +106,24 @@ VoidResult apply_option(DaemonOptions& o, std::string_view opt) {
   } else if (key == "failback") {
     if (val == "manual") o.failback = Failback::kManual;
     else if (val == "immediate") o.failback = Failback::kImmediate;
-    else return err_inval("option failback: expected manual or immediate, got '" + std::string(val) + "'");
+    else if (auto n = parse_seconds(key, val, kMinFailbackDelay, kMaxFailbackDelay)) {
+      o.failback = Failback::kAfter;
+      o.failback_after = *n;
+    } else
+      return err_inval("option failback: expected manual, immediate or seconds " +
+                       range_text(kMinFailbackDelay, kMaxFailbackDelay) + ", got '" + std::string(val) + "'");
+  } else if (key == "flap_threshold") {
+    auto v = parse_int(key, val, kMinFlapThreshold, kMaxFlapThreshold);
+    if (!v) return v.error();
+    o.flap_threshold = *v;
+  } else if (key == "flap_window") {
+    auto v = parse_seconds(key, val, kMinFlapWindow, kMaxFlapWindow);
+    if (!v) return v.error();
+    o.flap_window = *v;
+  } else if (key == "hold_down") {
+    auto v = parse_seconds(key, val, kMinHoldDown, kMaxHoldDown);
+    if (!v) return v.error();
+    o.hold_down = *v;
   } else if (key == "log") {
     if (val.empty()) return err_inval("option log: expected syslog, stderr or a file name");
     o.log = std::string(val);

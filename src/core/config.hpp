@@ -14,7 +14,8 @@ namespace mpathfs {
 // failback=: what the path checker does when a FAIL path answers again.
 //  kManual     report it (checker "up") and wait for `restore` (gmultipath parity)
 //  kImmediate  restore it at once (multipathd's failback immediate)
-enum class Failback { kManual, kImmediate };
+//  kAfter      restore it once it has answered every probe for failback_after seconds (failback=N)
+enum class Failback { kManual, kImmediate, kAfter };
 
 struct DaemonOptions {
   int workers = 0;              // most I/O workers serving at once; 0 = 2 per CPU, at least 8
@@ -22,6 +23,10 @@ struct DaemonOptions {
   double io_timeout = 5;        // seconds before a silent path is failed
   int no_path_retry = 0;        // seconds to queue while BROKEN; -1 forever
   Failback failback = Failback::kManual;
+  double failback_after = 0;    // failback=N: seconds a FAIL path must answer before it returns
+  int flap_threshold = 3;       // failures within flap_window that hold a path down
+  double flap_window = 60;      // seconds
+  double hold_down = 60;        // seconds a held path must answer every probe before it may return
   std::string log;              // "syslog", "stderr" or a file; empty = stderr with -f, else syslog
   std::vector<std::string> scan;  // globs of devices to taste for metadata
   uint32_t file_mode = 0600;    // volume files

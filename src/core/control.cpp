@@ -21,6 +21,7 @@ constexpr NameEntry kNames[] = {
     {CtlFile::kRestore, "restore", true},    {CtlFile::kPrefer, "prefer", true},
     {CtlFile::kRotate, "rotate", true},      {CtlFile::kConfigure, "configure", true},
     {CtlFile::kNoPathRetry, "no_path_retry", true},
+    {CtlFile::kRescan, "rescan", false},
 };
 
 // One line: printable text, at most one trailing newline (and an optional
@@ -149,6 +150,8 @@ Result<Command> parse_control(CtlFile file, std::string_view text) {
     }
     case CtlFile::kRotate:
       return Command{RotateCmd{}};  // anything rotates (SPEC)
+    case CtlFile::kRescan:
+      return Command{RescanCmd{}};  // anything tastes
     case CtlFile::kConfigure: {
       auto w = single_word(*line, "-A, -R or -P");
       if (!w) return w.error();

@@ -15,7 +15,7 @@ namespace mpathfs {
 
 // The writable control files (SPEC.md "The mounted tree").
 enum class CtlFile {
-  kCreate, kDestroy, kStop,                                // ctl/
+  kCreate, kDestroy, kStop, kRescan,                       // ctl/
   kAdd, kRemove, kFail, kRestore, kPrefer, kRotate,        // ctl/VOL/
   kConfigure, kNoPathRetry,
 };
@@ -32,13 +32,16 @@ struct CreateCmd {
 };
 struct DestroyCmd { std::string name; };
 struct StopCmd { std::string name; };
+// rescan: anything written tastes the scan globs now.
+struct RescanCmd {};
 // add/remove/fail/restore/prefer: one path of the volume the file belongs to.
 struct PathCmd { CtlFile verb; std::string path; };
 struct RotateCmd {};
 struct ConfigureCmd { Mode mode; };
 struct NoPathRetryCmd { int seconds; };
 
-using Command = std::variant<CreateCmd, DestroyCmd, StopCmd, PathCmd, RotateCmd, ConfigureCmd, NoPathRetryCmd>;
+using Command =
+    std::variant<CreateCmd, DestroyCmd, StopCmd, PathCmd, RotateCmd, ConfigureCmd, NoPathRetryCmd, RescanCmd>;
 
 // The most bytes one control write may carry.
 inline constexpr size_t kMaxControlWrite = 64 * 1024;

@@ -10,6 +10,8 @@
 //  flush timeout    | no fdatasync answer in io_timeout | FAIL, ETIMEDOUT     | the flush is not retried
 //  admin fail       | `fail PATH`                       | FAIL, held by admin | (*) — gmultipath's fault logic
 //  gone             | the checker saw the device go     | FAIL + gone         | nothing: a gone path cannot serve
+//  checker down     | a working path's probe failed, or | FAIL                | never happens: the checker leaves
+//                   | went unanswered for io_timeout    |                     |  the last working path to its I/O
 //  remove           | `remove PATH`                     | out of the volume   | every other path restored
 //
 //  (*) gmultipath's restore-all rule: when the last working path fails, the
@@ -20,10 +22,15 @@
 //      loop); control operations always.  If the retry fails too, the volume
 //      is BROKEN (no_path_retry then decides: queue or EIO).
 //
+//  Every failure but the admin's is remembered in the path's PathHealth:
+//  flap_threshold of them within flap_window hold the path down (checker.cpp).
+//
 //  return           | condition                                    | effect
 //  -----------------+----------------------------------------------+---------------------------------
-//  admin restore    | `restore PATH`, any state                    | working; clears the admin hold
-//  checker          | failback=immediate, not gone, not admin-held | working
+//  admin restore    | `restore PATH`, any state                    | working; clears the admin hold,
+//                   |                                              |  the failure count and a hold-down
+//  checker          | failback=immediate or N (up N s), not held   | working
+//                   | down, not gone, not admin-held               |
 //  last resort      | a request chose it after (*) and it answered;| working
 //                   | not gone, not admin-held                     |
 //
@@ -50,6 +57,7 @@ const char* trigger_name(FailTrigger t) noexcept {
     case FailTrigger::kFlushTimeout: return "flush timeout";
     case FailTrigger::kAdminFail: return "by request";
     case FailTrigger::kGone: return "gone";
+    case FailTrigger::kCheckerDown: return "checker";
   }
   return "?";
 }
@@ -70,11 +78,14 @@ bool Volume::on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int e
                       settings_.io_timeout);
       break;
     case FailTrigger::kFlushError:
-    case FailTrigger::kAdminFail: break;
+    case FailTrigger::kAdminFail:
+    case FailTrigger::kCheckerDown: break;
   }
+  // The admin's `fail` is intent, not flapping.
+  if (!p.failed() && t != FailTrigger::kAdminFail) p.health().note_failure(clock_.now_ns());
   fail_locked(set, p, err, trigger_name(t));
   bool restored = false;
-  if (!any_good_locked(set) && may_restore && t != FailTrigger::kGone) {
+  if (!any_good_locked(set) && may_restore && t != FailTrigger::kGone && t != FailTrigger::kCheckerDown) {
     const bool single = set.paths.size() == 1;
     switch (t) {
       case FailTrigger::kIoError:
@@ -95,7 +106,8 @@ bool Volume::on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int e
           restored = true;
         }
         break;
-      case FailTrigger::kGone: break;
+      case FailTrigger::kGone:
+      case FailTrigger::kCheckerDown: break;
     }
   }
   note_state_locked(set);
@@ -105,6 +117,7 @@ bool Volume::on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int e
 bool Volume::on_return_locked(const PathSet& set, Path& p, ReturnTrigger t) {
   if (t == ReturnTrigger::kAdminRestore) {
     p.set_admin_failed(false);
+    p.health().clear();
   } else {
     // Only `restore` undoes the admin's `fail`; nothing brings back a gone path.
     const bool member = std::any_of(set.paths.begin(), set.paths.end(), [&](auto& q) { return q.get() == &p; });
@@ -115,7 +128,7 @@ bool Volume::on_return_locked(const PathSet& set, Path& p, ReturnTrigger t) {
   switch (t) {
     case ReturnTrigger::kAdminRestore: spdlog::warn("{}: path {} restored", name(), p.name()); break;
     case ReturnTrigger::kChecker:
-      spdlog::warn("{}: path {} answers again, restored by the checker (failback=immediate)", name(), p.name());
+      spdlog::warn("{}: path {} answers again, restored by the checker (failback)", name(), p.name());
       break;
     case ReturnTrigger::kLastResort:
       spdlog::warn("{}: path {} answered a last-resort retry, restored", name(), p.name());

@@ -15,12 +15,13 @@ enum class FailTrigger : uint8_t {
   kFlushTimeout,  // fdatasync was not answered within io_timeout
   kAdminFail,     // `fail` written by the admin
   kGone,          // the checker saw the device go (ENXIO, ENODEV, ...)
+  kCheckerDown,   // a working path failed its probe, or left it unanswered for io_timeout
 };
 
 // A FAIL path is used again.
 enum class ReturnTrigger : uint8_t {
   kAdminRestore,  // `restore` written by the admin
-  kChecker,       // the checker saw it answer (failback=immediate)
+  kChecker,       // the checker saw it answer (failback=immediate or N, not held down)
   kLastResort,    // a request retried it after the restore-all rule, and it answered
 };
 

@@ -15,6 +15,17 @@ inline constexpr double kMaxCheckInterval = 3600;
 // no_path_retry: -1 queues forever; otherwise at most a year of seconds.
 inline constexpr int kMinNoPathRetry = -1;
 inline constexpr int kMaxNoPathRetry = 365 * 86400;
+// Path health: a flap needs at least one failure and the checker remembers
+// 64 per path (path_health.hpp); windows and waits up to a day.
+inline constexpr int kMinFlapThreshold = 1;
+inline constexpr int kMaxFlapThreshold = 64;
+inline constexpr double kMinFlapWindow = 0.1;
+inline constexpr double kMaxFlapWindow = 86400;
+inline constexpr double kMinHoldDown = 0;
+inline constexpr double kMaxHoldDown = 86400;
+// failback=N: 0 is failback=immediate.
+inline constexpr double kMinFailbackDelay = 0;
+inline constexpr double kMaxFailbackDelay = 86400;
 inline constexpr int kMinWorkers = 1;
 inline constexpr int kMaxWorkers = 64;
 inline constexpr unsigned kMaxFileMode = 07777;

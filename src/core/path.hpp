@@ -16,12 +16,13 @@
 #include <string>
 
 #include "core/path_flusher.hpp"
+#include "core/path_health.hpp"
 #include "core/path_io.hpp"
 
 namespace mpathfs {
 
 // What the checker last saw of a path.
-//  kUnknown  not probed yet (a working path is not probed: its I/O is the probe)
+//  kUnknown  not probed yet (a path serving I/O is not probed: its I/O is the probe)
 //  kUp       the last probe read answered
 //  kDown     the last probe failed or timed out
 //  kPending  a probe is in flight (a hung path stays here: probes never block I/O)
@@ -59,6 +60,10 @@ class Path {
   bool begin_probe() { return !probing_.exchange(true, std::memory_order_acq_rel); }
   void end_probe() { probing_.store(false, std::memory_order_release); }
 
+  // The checker's memory of this path: schedule, failures, hold-down.
+  PathHealth& health() { return health_; }
+  const PathHealth& health() const { return health_; }
+
   int last_error() const { return last_error_.load(std::memory_order_relaxed); }
   void set_last_error(int e) { last_error_.store(e, std::memory_order_relaxed); }
 
@@ -94,6 +99,7 @@ class Path {
   std::atomic<bool> admin_failed_{false};
   std::atomic<CheckerState> checker_{CheckerState::kUnknown};
   std::atomic<int> last_error_{0};
+  PathHealth health_;
 
   // Written per request: kept on their own cache lines so paths do not
   // false-share with each other or with the read-mostly fields above.

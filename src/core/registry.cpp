@@ -225,6 +225,10 @@ VoidResult Registry::apply(const std::string& volume, const Command& cmd) {
   }
   if (auto* c = std::get_if<DestroyCmd>(&cmd)) return destroy(c->name, true);
   if (auto* c = std::get_if<StopCmd>(&cmd)) return destroy(c->name, false);
+  if (std::holds_alternative<RescanCmd>(cmd)) {
+    rescan();
+    return {};
+  }
 
   // Each of these is atomic under the volume's own mutex; none does I/O
   // but add, which holds no lock while it opens and reads the new path.

@@ -80,6 +80,11 @@ class Registry {
   // Tastes devices for gmultipath metadata and assembles volumes by UUID.
   // Returns one line per problem found (not fatal: gmultipath logs and goes on).
   std::vector<std::string> assemble(const std::vector<std::string>& devices);
+  // The `scan` globs (daemon options): rescan() tastes what they match now
+  // (ctl/rescan, a uevent), logging each problem as a warning.
+  void set_scan(std::vector<std::string> globs);
+  std::vector<std::string> scan_globs() const;
+  void rescan();
 
   std::shared_ptr<Volume> find(const std::string& name) const;
   std::shared_ptr<Volume> find_id(uint64_t id) const;
@@ -151,6 +156,8 @@ class Registry {
   Clock& clock_;
   VolumeDefaults defaults_;
   Mutex scan_mu_ ACQUIRED_BEFORE(map_mu_);
+  mutable Mutex globs_mu_;  // taken alone
+  std::vector<std::string> scan_globs_ GUARDED_BY(globs_mu_);
   mutable Mutex map_mu_ ACQUIRED_BEFORE(Volume::mu_);
   std::map<uint64_t, Slot> by_id_ GUARDED_BY(map_mu_);
   std::map<std::string, std::string> claimed_names_ GUARDED_BY(map_mu_);  // name -> what holds it

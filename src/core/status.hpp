@@ -29,7 +29,9 @@ struct PathStatus {
   std::string path;
   PathState state = PathState::kPassive;
   bool lost = false;     // the device is gone (never comes back on its own)
-  std::string checker;   // "unknown" | "up" | "down" | "pending"
+  std::string checker;   // "unknown" | "up" | "down" | "pending" | "held"
+  double checked_ago = -1;  // seconds since the last probe or successful request; -1 never
+  double held_left = 0;     // "held": seconds of answered probes still needed (at least)
   bool direct = false;   // opened O_DIRECT
   uint64_t reads = 0, writes = 0, read_bytes = 0, write_bytes = 0, errors = 0;
   int inflight = 0;

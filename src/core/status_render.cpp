@@ -27,6 +27,21 @@ const char* volume_state_name(VolumeState s) {
 }
 
 namespace {
+double round1(double s) { return static_cast<double>(static_cast<long long>(s * 10 + 0.5)) / 10; }
+
+// The checker column: "up", "held 41s"; then how long ago it was checked.
+std::string checker_cell(const PathStatus& p) {
+  std::string c = escape_word(p.checker);
+  if (p.checker == "held") c += " " + std::to_string(static_cast<long long>(p.held_left + 0.999)) + "s";
+  return c;
+}
+std::string checked_cell(const PathStatus& p) {
+  if (p.checked_ago < 0) return "-";
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1fs", p.checked_ago);
+  return b;
+}
+
 std::string pad(std::string_view s, size_t w) {
   std::string out(s);
   if (out.size() < w) out.append(w - out.size(), ' ');
@@ -86,12 +101,13 @@ std::string render_volume_text(const VolumeStatus& v) {
   // than any fixed line buffer.
   size_t wpath = 4;
   for (auto& p : v.paths) wpath = std::max(wpath, escape_word(p.path).size());
-  std::snprintf(line, sizeof line, "  %-7s  %-7s  %10s  %10s  %14s  %14s  %7s  %8s  %11s  %s\n", "State", "Checker",
-                "Reads", "Writes", "ReadBytes", "WriteBytes", "Errors", "Inflight", "Latency(us)", "LastError");
+  std::snprintf(line, sizeof line, "  %-7s  %-9s  %-8s  %10s  %10s  %14s  %14s  %7s  %8s  %11s  %s\n", "State",
+                "Checker", "Checked", "Reads", "Writes", "ReadBytes", "WriteBytes", "Errors", "Inflight", "Latency(us)", "LastError");
   out += pad("Path", wpath) + line;
   for (auto& p : v.paths) {
-    std::snprintf(line, sizeof line, "  %-7s  %-7s  %10llu  %10llu  %14llu  %14llu  %7llu  %8d  %11.1f  ",
-                  path_state_name(p.state), escape_word(p.checker).c_str(), static_cast<unsigned long long>(p.reads),
+    std::snprintf(line, sizeof line, "  %-7s  %-9s  %-8s  %10llu  %10llu  %14llu  %14llu  %7llu  %8d  %11.1f  ",
+                  path_state_name(p.state), checker_cell(p).c_str(), checked_cell(p).c_str(),
+                  static_cast<unsigned long long>(p.reads),
                   static_cast<unsigned long long>(p.writes), static_cast<unsigned long long>(p.read_bytes),
                   static_cast<unsigned long long>(p.write_bytes), static_cast<unsigned long long>(p.errors),
                   p.inflight, p.mean_latency_us);
@@ -116,6 +132,8 @@ nlohmann::json volume_to_json(const VolumeStatus& v) {
         {"mean_latency_us", p.mean_latency_us},
         {"last_error", p.last_error ? nlohmann::json(escape_word(*p.last_error)) : nlohmann::json(nullptr)},
         {"checker", escape_word(p.checker)},
+        {"checked_ago", p.checked_ago < 0 ? nlohmann::json(nullptr) : nlohmann::json(round1(p.checked_ago))},
+        {"held_left", p.checker == "held" ? nlohmann::json(round1(p.held_left)) : nlohmann::json(nullptr)},
         {"lost", p.lost},
         {"direct", p.direct},
     });

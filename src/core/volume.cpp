@@ -12,6 +12,19 @@
 #include "core/word_escape.hpp"
 
 namespace mpathfs {
+namespace {
+// What the checker saw, for status: a hold-down shows as "held"; a request
+// that succeeded counts as a check (it is why the path was not probed).
+void fill_health(PathStatus& ps, const Path& p, uint64_t now) {
+  const PathHealth::View h = p.health().view(now);
+  if (h.held) {
+    ps.checker = "held";
+    ps.held_left = static_cast<double>(h.held_left_ns) / 1e9;
+  }
+  const uint64_t last = std::max(h.last_probe_ns, p.last_ok_ns());
+  if (last) ps.checked_ago = now > last ? static_cast<double>(now - last) / 1e9 : 0.0;
+}
+}  // namespace
 
 Volume::Volume(VolumeSettings s, uint64_t path_size, uint64_t size, Clock& clock)
     : settings_(std::move(s)),
@@ -137,6 +150,19 @@ void Volume::checker_restore(Path& p) {
   on_return_locked(*load_set(), p, ReturnTrigger::kChecker);
 }
 
+bool Volume::checker_fail(Path& p, int err) {
+  std::lock_guard lk(mu_);
+  auto set = load_set();
+  if (p.failed() || p.lost()) return false;
+  // Not the last working path: its requests find out for themselves, with
+  // gmultipath's restore-all rule; a probe alone must not break the volume.
+  const bool other = std::any_of(set->paths.begin(), set->paths.end(),
+                                 [&](auto& q) { return q.get() != &p && q->good(); });
+  if (!other) return false;
+  on_failure_locked(*set, p, FailTrigger::kCheckerDown, err, false);
+  return true;
+}
+
 void Volume::mark_lost(Path& p, int err) {
   std::lock_guard lk(mu_);
   if (p.lost()) return;
@@ -249,12 +275,14 @@ VolumeStatus Volume::status() const {
   s.io_timeout = settings_.io_timeout;
   s.queued = queued_.load(std::memory_order_relaxed);
   s.open_handles = open_count();
+  const uint64_t now = clock_.now_ns();
   for (auto& p : set->paths) {
     PathStatus ps;
     ps.path = p->name();
     ps.state = state_of(*set, *p, s.mode);
     ps.lost = p->lost();
     ps.checker = checker_state_name(p->checker());
+    fill_health(ps, *p, now);
     ps.direct = p->io().direct();
     auto c = p->counters();
     ps.reads = c.reads;

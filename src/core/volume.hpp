@@ -120,8 +120,11 @@ class Volume {
   void set_mode(Mode m);
   void set_no_path_retry(int seconds);
   int no_path_retry() const { return no_path_retry_.load(std::memory_order_relaxed); }
-  // Restores a FAIL path if the checker saw it answer (failback=immediate).
+  // Restores a FAIL path if the checker saw it answer (failback).
   void checker_restore(Path& p);
+  // A working path failed its probe (or did not answer it): FAIL, unless it
+  // is the last working path.  True if it was failed.
+  bool checker_fail(Path& p, int err);
   // The path's device is gone (the checker saw ENXIO/ENODEV/ENOTCONN).
   void mark_lost(Path& p, int err);
 

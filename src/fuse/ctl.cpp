@@ -49,9 +49,12 @@ void ctl_open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     h->text = fs.registry().status_table();
     return reply_open(req, fi, std::move(h));
   }
-  if (ino == kCtlCreateIno || ino == kCtlDestroyIno || ino == kCtlStopIno) {
+  if (ino == kCtlCreateIno || ino == kCtlDestroyIno || ino == kCtlStopIno || ino == kCtlRescanIno) {
     h->kind = Handle::Kind::kCtl;
-    h->ctl = ino == kCtlCreateIno ? CtlFile::kCreate : ino == kCtlDestroyIno ? CtlFile::kDestroy : CtlFile::kStop;
+    h->ctl = ino == kCtlCreateIno    ? CtlFile::kCreate
+             : ino == kCtlDestroyIno ? CtlFile::kDestroy
+             : ino == kCtlStopIno    ? CtlFile::kStop
+                                     : CtlFile::kRescan;
     h->ctl_path = "ctl/" + std::string(ctl_file_name(h->ctl));
     return reply_open(req, fi, std::move(h));
   }

@@ -16,6 +16,7 @@
 
 #include "core/checker.hpp"
 #include "core/config.hpp"
+#include "core/device_monitor.hpp"
 #include "core/registry.hpp"
 #include "core/watchdog.hpp"
 #include "fuse/fs.hpp"
@@ -97,9 +98,8 @@ int run_daemon(const DaemonArgs& a) {
     if (auto s = reg.create(spec); !s)
       return fail(1, a.source + ": volume " + spec.name + ": " + s.error().describe());
   }
-  if (!opt.scan.empty()) {
-    for (auto& problem : reg.assemble(expand_globs(opt.scan))) spdlog::warn("scan: {}", problem);
-  }
+  reg.set_scan(opt.scan);
+  if (!opt.scan.empty()) reg.rescan();
 
   // The FUSE session.
   Fs fs(reg, opt);
@@ -142,10 +142,15 @@ int run_daemon(const DaemonArgs& a) {
   int workers = opt.workers > 0 ? opt.workers : std::max(8u, 2 * std::thread::hardware_concurrency());
   Watchdog watchdog(1 << 20, 50, reg.clock());
   WorkerPool pool(se, workers, 1 << 20, &watchdog);
-  Checker checker(reg, opt.check_interval, opt.failback);
+  Checker checker(reg, CheckerPolicy::from(opt));
+  DeviceMonitor monitor(reg);
   watchdog.start();
   pool.start();
   checker.start();
+  if (!opt.scan.empty()) {
+    if (auto m = monitor.start(); !m)
+      spdlog::warn("no uevents ({}): devices that appear are tasted on ctl/rescan only", m.error().msg);
+  }
   spdlog::info("mpathfs {} serving {} on {} ({} workers, {} volumes)", MPATHFS_VERSION, a.source, a.mountpoint,
                workers, reg.list().size());
 
@@ -175,6 +180,7 @@ int run_daemon(const DaemonArgs& a) {
     pool.wait();
     reg.flush_all();
   }
+  monitor.stop();
   checker.stop();
   reg.shut_down_all();
   const int stuck = pool.blocked();

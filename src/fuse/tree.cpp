@@ -60,7 +60,8 @@ bool fill_attr(Fs& fs, fuse_ino_t ino, struct stat* st) {
       case kCtlDirIno: fill_common(st, ino, S_IFDIR | 0755, 0); return true;
       case kCtlCreateIno:
       case kCtlDestroyIno:
-      case kCtlStopIno: fill_common(st, ino, S_IFREG | 0200, 0); return true;
+      case kCtlStopIno:
+      case kCtlRescanIno: fill_common(st, ino, S_IFREG | 0200, 0); return true;
       default: return false;
     }
   }
@@ -115,6 +116,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
       if (n == "create") return reply_entry(req, fs, kCtlCreateIno);
       if (n == "destroy") return reply_entry(req, fs, kCtlDestroyIno);
       if (n == "stop") return reply_entry(req, fs, kCtlStopIno);
+      if (n == "rescan") return reply_entry(req, fs, kCtlRescanIno);
       if (auto id = fs.registry().id_of(n)) return reply_entry(req, fs, vol_ino(*id, kVolCtlDir));
       return (void)fuse_reply_err(req, ENOENT);
     }
@@ -173,6 +175,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
       ents.push_back({"create", kCtlCreateIno, S_IFREG});
       ents.push_back({"destroy", kCtlDestroyIno, S_IFREG});
       ents.push_back({"stop", kCtlStopIno, S_IFREG});
+      ents.push_back({"rescan", kCtlRescanIno, S_IFREG});
       for (auto& e : fs.registry().list()) ents.push_back({e.volume->name(), vol_ino(e.id, kVolCtlDir), S_IFDIR});
     } else if (in.vol_id && in.entry == kVolCtlDir && fs.registry().find_id(in.vol_id)) {
       ents[1].ino = kCtlDirIno;

@@ -354,3 +354,29 @@ TEST_CASE("apply_option: -o numbers out of range name the key and the range", "[
   CHECK(apply_option(o, "check_interval=3600"));
   CHECK(apply_option(o, "no_path_retry=31536000"));
 }
+
+TEST_CASE("config: path health options: failback=N, flap_threshold, flap_window, hold_down", "[config][health]") {
+  DaemonOptions o;
+  CHECK(o.flap_threshold == 3);
+  CHECK(o.flap_window == 60);
+  CHECK(o.hold_down == 60);
+  CHECK(apply_option_list(o, "failback=30,flap_threshold=5,flap_window=20.5,hold_down=0"));
+  CHECK(o.failback == Failback::kAfter);
+  CHECK(o.failback_after == 30);
+  CHECK(o.flap_threshold == 5);
+  CHECK(o.flap_window == 20.5);
+  CHECK(o.hold_down == 0);
+  for (const char* bad : {"failback=-1", "failback=1e9", "flap_threshold=0", "flap_threshold=65", "flap_threshold=x",
+                          "flap_window=0", "flap_window=nan", "hold_down=-1", "hold_down=86401"})
+    CHECK_FALSE(apply_option(o, bad));
+  auto r = parse_config(R"({"options": {"failback": 10, "flap_threshold": 2, "flap_window": 5, "hold_down": 7}})",
+                        "f.json");
+  REQUIRE(r);
+  CHECK(r->options.failback == Failback::kAfter);
+  CHECK(r->options.failback_after == 10);
+  CHECK(r->options.flap_threshold == 2);
+  CHECK(r->options.hold_down == 7);
+  auto bad = parse_config(R"({"options": {"flap_threshold": 100}})", "f.json");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().msg.find("flap_threshold") != std::string::npos);
+}

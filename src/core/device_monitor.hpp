@@ -1,0 +1,58 @@
+// DeviceMonitor: gmultipath's taste for devices that appear after start.
+// It listens to the kernel's block-device uevents (a NETLINK_KOBJECT_UEVENT
+// socket: no udev daemon needed) and
+//  - on "add"/"change" of a device that a `scan` glob matches (directly or
+//    through a link), tastes it: a labeled device joins the volume with its
+//    UUID or assembles a new one (Registry::assemble, name-clash rule and
+//    all);
+//  - on "remove", makes every path that is that device gone;
+//  - on every event and twice a second, lets loop paths that `losetup -d`
+//    marked autoclear leave (device_departure.hpp): that mark sends no event.
+// FUSE-free: the tree learns of destroyed volumes through on_tree_change.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "core/registry.hpp"
+#include "core/result.hpp"
+
+namespace mpathfs {
+
+// One kernel uevent, the fields the monitor uses.
+struct Uevent {
+  std::string action;     // add, change, remove, ...
+  std::string subsystem;  // block, ...
+  std::string devname;    // loop3, sdb (no /dev/)
+};
+// Parses a kernel uevent datagram ("action@devpath\0KEY=value\0...").
+// False for anything else (udev's own "libudev" messages).
+bool parse_uevent(const char* buf, size_t len, Uevent* out);
+
+class DeviceMonitor {
+ public:
+  explicit DeviceMonitor(Registry& reg, std::function<void()> on_tree_change = {});
+  ~DeviceMonitor();
+  DeviceMonitor(const DeviceMonitor&) = delete;
+  DeviceMonitor& operator=(const DeviceMonitor&) = delete;
+
+  // Opens the socket and starts listening; an error if it cannot (the
+  // daemon then logs it and runs without: tasting on ctl/rescan only).
+  VoidResult start();
+  void stop();
+
+  // What one event does (the loop calls it; tests may too).
+  void handle(const Uevent& e);
+
+ private:
+  void loop();
+
+  Registry& reg_;
+  std::function<void()> on_tree_change_;
+  int sock_ = -1;
+  int wake_ = -1;  // eventfd: stop() wakes the loop
+  std::thread thread_;
+};
+
+}  // namespace mpathfs
