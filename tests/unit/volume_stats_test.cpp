@@ -69,3 +69,22 @@ TEST_CASE("stats: requests failed with no path, and time queued", "[stats][queue
   CHECK(s.queued_seconds == Approx(2.0));
   CHECK(s.no_path_failures == 1);  // the queued one succeeded
 }
+
+TEST_CASE("stats: io_timeouts and rescued requests, per volume and per path", "[stats][io_timeout]") {
+  FakeVolume fv(2);
+  // The watchdog's two reports: a request nobody else can answer (not
+  // rescued), and one taken over and re-issued elsewhere (rescued).
+  fv.vol->on_io_timeout(fv.path(0), 5.0, false, false, 0, 0, false);
+  REQUIRE(fv.vol->restore_path("p0"));
+  fv.vol->on_io_timeout(fv.path(0), 5.0, true, false, 0, 512, false);
+  const auto s = fv.vol->status();
+  CHECK(s.io_timeouts == 2);
+  CHECK(s.rescued == 1);
+  CHECK(s.paths[0].io_timeouts == 2);
+  CHECK(s.paths[0].rescued == 1);
+  CHECK(s.paths[0].failures == 2);
+  CHECK(s.paths[1].io_timeouts == 0);
+  CHECK(s.path_failures == 2);
+  // A taken-over request counts as abandoned until its worker returns.
+  CHECK(fv.vol->abandoned() == 1);
+}
