@@ -54,12 +54,11 @@ HistogramSnapshot HistogramSnapshot::since(const HistogramSnapshot& earlier) con
 HistogramSnapshot LatencyHistogram::snapshot() const noexcept {
   constexpr auto r = std::memory_order_relaxed;
   HistogramSnapshot s;
-  // count first, buckets after: a sample recorded meanwhile shows in a
-  // bucket rather than in count alone, so percentile ranks never run past
-  // the buckets.
-  s.count = count_.load(r);
   s.sum_ns = sum_ns_.load(r);
-  for (size_t b = 0; b < kHistBuckets; ++b) s.buckets[b] = buckets_[b].load(r);
+  for (size_t b = 0; b < kHistBuckets; ++b) {
+    s.buckets[b] = buckets_[b].load(r);
+    s.count += s.buckets[b];
+  }
   s.max_ns = max_ns_.load(r);
   return s;
 }

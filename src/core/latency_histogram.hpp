@@ -1,12 +1,12 @@
 // LatencyHistogram: a lock-free, log-spaced histogram of request latencies.
 //
-// The hot path calls record() once per completed request: a few relaxed
-// atomic increments (bucket, count, sum) and, only when a new maximum is
-// seen, a compare-exchange.  No allocation, no lock.  Readers take a
-// snapshot() at any time without stopping I/O; a snapshot taken while
-// requests complete may be off by those few in-flight increments (count,
-// sum and buckets are not read at one instant), which is fine for
-// monitoring and never negative.
+// The hot path calls record() once per completed request: two relaxed
+// atomic increments (its bucket, the sum) and, only when a new maximum is
+// seen, a compare-exchange.  No allocation, no lock.  The count is the sum
+// of the buckets, computed by the reader, so it always agrees with them.
+// Readers take a snapshot() at any time without stopping I/O; one taken
+// while requests complete may miss the sum of a sample its bucket shows
+// (they are not read at one instant), which is fine for monitoring.
 //
 // Buckets: four per power of two of nanoseconds (HdrHistogram's idea at
 // 2 bits of precision): bucket upper bounds are 2^k, 1.25*2^k, 1.5*2^k and
@@ -72,7 +72,6 @@ class LatencyHistogram {
   void record(uint64_t ns) noexcept {
     constexpr auto r = std::memory_order_relaxed;
     buckets_[histogram_bucket(ns)].fetch_add(1, r);
-    count_.fetch_add(1, r);
     sum_ns_.fetch_add(ns, r);
     uint64_t m = max_ns_.load(r);
     while (ns > m && !max_ns_.compare_exchange_weak(m, ns, r, r)) {
@@ -82,7 +81,6 @@ class LatencyHistogram {
 
  private:
   std::array<std::atomic<uint64_t>, kHistBuckets> buckets_{};
-  std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> sum_ns_{0};
   std::atomic<uint64_t> max_ns_{0};
 };
