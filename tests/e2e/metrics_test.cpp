@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "e2e/harness.hpp"
+#include "e2e/nbd_volume.hpp"
 #include "e2e/tools.hpp"
 
 using namespace mpathfs::e2e;
@@ -130,4 +131,37 @@ TEST_CASE("metrics: Prometheus text during I/O and after a failover, escaped lab
   const std::string text = read_file(d.ctl("vol0", "status"));
   CHECK(text.find("P99(us)") != std::string::npos);
   CHECK(text.find("Failovers: 1") != std::string::npos);
+}
+
+TEST_CASE("metrics: a real I/O error fails over; with no path left requests fail and are counted",
+          "[metrics][e2e][nbd]") {
+  require_tool("promtool");
+  NbdVolume nv("active-passive");
+  const std::string a = "volume=\"vol0\",path=\"" + label(nv.paths[0]) + "\"";
+  const std::string b = "volume=\"vol0\",path=\"" + label(nv.paths[1]) + "\"";
+  nv.path(0).fail();  // real EIO from path a from now on
+  io(nv.vol(), 8, 8);  // the application sees no error
+  std::string m = read_file(nv.d->mnt() + "/metrics");
+  promtool_check(nv.tmp, m, "io-error");
+  CHECK(sample(m, "mpathfs_path_state{" + a + ",state=\"FAIL\"}") == 1);
+  CHECK(sample(m, "mpathfs_path_errors_total{" + a + "}") >= 1);
+  CHECK(sample(m, "mpathfs_path_failures_total{" + a + "}") == 1);
+  CHECK(sample(m, "mpathfs_volume_failovers_total{volume=\"vol0\"}") == 1);
+  CHECK(sample(m, "mpathfs_path_requests_total{" + b + ",op=\"write\"}") == 8);
+  CHECK(sample(m, "mpathfs_volume_request_duration_seconds_count{volume=\"vol0\",op=\"write\"}") == 8);
+  CHECK(sample(m, "mpathfs_volume_no_path_failures_total{volume=\"vol0\"}") == 0);
+
+  // Both paths fail (no_path_retry 0): a read fails with EIO, counted.
+  nv.path(1).fail();
+  {
+    Fd f = open_fd(nv.vol(), O_RDONLY | O_DIRECT);
+    AlignedBuf buf(4096);
+    CHECK(pread_all(f.get(), buf.data(), 4096, 0) == -EIO);
+  }
+  m = read_file(nv.d->mnt() + "/metrics");
+  promtool_check(nv.tmp, m, "no-path");
+  CHECK(sample(m, "mpathfs_volume_state{volume=\"vol0\",state=\"BROKEN\"}") == 1);
+  CHECK(sample(m, "mpathfs_volume_no_path_failures_total{volume=\"vol0\"}") == 1);
+  CHECK(sample(m, "mpathfs_path_failures_total{" + b + "}") >= 1);
+  CHECK(sample(m, "mpathfs_volume_queued_seconds_total{volume=\"vol0\"}") == 0);
 }
