@@ -67,6 +67,11 @@ io_pid=$!
 sleep 1
 echo "background I/O: $(cat "$work/io.progress" 2>/dev/null | awk '{print $1" rounds, "$2" errors"}')"
 
+say "Watch the paths live (mpathfs watch, one block a second; shown below once the failover is over)"
+"$MPATHFS" watch -m "$mnt" -i 1 -n 7 vm0 > "$work/watch.log" 2>&1 &
+watch_pid=$!
+sleep 1
+
 say "Fail the active path $A while the I/O runs"
 ctl "$A" "$mnt/ctl/vm0/fail"
 run cat "$mnt/status"
@@ -83,6 +88,10 @@ say "Rotate: the next path becomes active"
 ctl x "$mnt/ctl/vm0/rotate"
 run cat "$mnt/status"
 sleep 1
+
+wait "$watch_pid" || true
+say "What mpathfs watch showed: the traffic leaves $A when it fails and comes back after restore + rotate"
+cat "$work/watch.log"
 
 kill "$io_pid"; wait "$io_pid" 2>/dev/null || true; io_pid=
 read -r rounds errors < "$work/io.progress"

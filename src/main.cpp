@@ -1,6 +1,7 @@
 // mpathfs: the daemon, and the gmultipath-style commands.
 //   mpathfs [-f] [-d] [-o OPT[,OPT...]] SOURCE MNT
 //   mpathfs label|clear|dump ...
+//   mpathfs watch [-m MNT] [-i SECONDS] [-n COUNT] [VOL...]
 //   mpathfs create|destroy|stop|add|remove|fail|restore|rotate|prefer|configure|getactive|status|list ...
 #include <CLI/CLI.hpp>
 
@@ -9,6 +10,7 @@
 
 #include "cli/gmultipath_command.hpp"
 #include "cli/label_command.hpp"
+#include "cli/watch_command.hpp"
 #include "fuse/daemon.hpp"
 
 int main(int argc, char** argv) {
@@ -17,13 +19,15 @@ int main(int argc, char** argv) {
     if (verb == "label") return mpathfs::cli::run_label(argc - 1, argv + 1);
     if (verb == "clear") return mpathfs::cli::run_clear(argc - 1, argv + 1);
     if (verb == "dump") return mpathfs::cli::run_dump(argc - 1, argv + 1);
+    if (verb == "watch") return mpathfs::cli::run_watch(argc - 1, argv + 1);
     if (mpathfs::cli::is_gmultipath_verb(verb)) return mpathfs::cli::run_gmultipath(argc - 1, argv + 1);
   }
 
   mpathfs::fuse::DaemonArgs a;
   CLI::App app{"mpathfs: a multipath layer for Linux in user space (FUSE), modelled on gmultipath(8)\n"
                "  mpathfs [-f] [-d] [-o OPT[,OPT...]] SOURCE MNT\n"
-               "  mpathfs label [-A|-R] [-f] NAME PATH [PATH...] | clear PATH... | dump [--json] PATH..."};
+               "  mpathfs label [-A|-R] [-f] NAME PATH [PATH...] | clear PATH... | dump [--json] PATH...\n"
+               "  mpathfs watch [-m MNT] [-i SECONDS] [-n COUNT] [VOL...]"};
   app.set_version_flag("-V,--version", std::string("mpathfs ") + MPATHFS_VERSION);
   app.add_flag("-f,--foreground", a.foreground, "stay in the foreground, log to stderr");
   app.add_flag("-d,--debug", a.debug, "debug log");

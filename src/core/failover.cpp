@@ -150,7 +150,7 @@ void Volume::after_remove_locked(const PathSet& next, const Path& gone, size_t i
       const Path* q = next.paths[(index + k) % next.paths.size()].get();
       if (q->good()) pick = q;
     }
-    active_.store(pick);
+    set_active_locked(pick);
     if (pick && mode() != Mode::kActiveActive) spdlog::warn("{}: {} is now the active path", name(), pick->name());
   }
   // gmultipath runs the fault logic on remove: restore the others.
@@ -197,6 +197,8 @@ void Volume::fail_locked(const PathSet& set, Path& p, int err, const char* why) 
   if (err) p.set_last_error(err);
   if (p.failed()) return;
   p.set_failed(true);
+  p.note_failure();
+  path_failures_.fetch_add(1, std::memory_order_relaxed);
   if (err)
     spdlog::warn("{}: path {} marked FAIL ({} {})", name(), p.name(), why, errno_name(err));
   else
@@ -230,12 +232,20 @@ void Volume::move_active_after_locked(const PathSet& set, const Path* failed) {
   for (size_t k = 0; k < n; ++k) {
     const Path* q = set.paths[(start + k) % n].get();
     if (q->good()) {
-      active_.store(q);
+      set_active_locked(q);
       if (mode() != Mode::kActiveActive && n > 1)
         spdlog::warn("{}: {} is now the active path", name(), q->name());
       return;
     }
   }
+}
+
+// A failover, as multipathd counts them (switchgroup): the ACTIVE path
+// moves from one path to another (a failure, prefer, rotate, remove).
+// Active-active has no single ACTIVE path: nothing to count.
+void Volume::set_active_locked(const Path* q) {
+  const Path* old = active_.exchange(q);
+  if (old && q && old != q && mode() != Mode::kActiveActive) failovers_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Volume::note_state_locked(const PathSet& set) {

@@ -23,10 +23,12 @@ void Path::end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns
     hot_.last_ok_ns.store(end_ns, r);
     hot_.writes.fetch_add(1, r);
     hot_.write_bytes.fetch_add(bytes, r);
+    write_lat_.record(end_ns - start_ns);
   } else {
     hot_.last_ok_ns.store(end_ns, r);
     hot_.reads.fetch_add(1, r);
     hot_.read_bytes.fetch_add(bytes, r);
+    read_lat_.record(end_ns - start_ns);
   }
   const uint64_t took = end_ns - start_ns;
   hot_.latency_ns.fetch_add(took, r);
@@ -42,6 +44,11 @@ Path::Counters Path::counters() const {
   constexpr auto r = std::memory_order_relaxed;
   return {hot_.reads.load(r),  hot_.writes.load(r),     hot_.read_bytes.load(r), hot_.write_bytes.load(r),
           hot_.errors.load(r), hot_.latency_ns.load(r), hot_.completed.load(r)};
+}
+
+Path::Events Path::events() const {
+  constexpr auto r = std::memory_order_relaxed;
+  return {failures_.load(r), io_timeouts_.load(r), rescued_.load(r)};
 }
 
 }  // namespace mpathfs

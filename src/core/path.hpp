@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "core/latency_histogram.hpp"
 #include "core/path_flusher.hpp"
 #include "core/path_health.hpp"
 #include "core/path_io.hpp"
@@ -89,6 +90,24 @@ class Path {
   };
   Counters counters() const;
 
+  // Latency of successful requests on this path, by direction.
+  const LatencyHistogram& read_latency() const { return read_lat_; }
+  const LatencyHistogram& write_latency() const { return write_lat_; }
+
+  // Events multipathd counts per path (cumulative; bumped off the hot
+  // path, where the event happens: failover.cpp, volume_takeover.cpp).
+  struct Events {
+    uint64_t failures;     // times this path went from working to FAIL
+    uint64_t io_timeouts;  // requests it left unanswered past io_timeout
+    uint64_t rescued;      // of those, requests taken over and re-issued elsewhere
+  };
+  Events events() const;
+  void note_failure() { failures_.fetch_add(1, std::memory_order_relaxed); }
+  void note_io_timeout(bool rescued) {
+    io_timeouts_.fetch_add(1, std::memory_order_relaxed);
+    if (rescued) rescued_.fetch_add(1, std::memory_order_relaxed);
+  }
+
  private:
   std::string name_;
   std::shared_ptr<PathIo> io_;  // shared with the flusher, which may outlive a hung path
@@ -100,6 +119,7 @@ class Path {
   std::atomic<CheckerState> checker_{CheckerState::kUnknown};
   std::atomic<int> last_error_{0};
   PathHealth health_;
+  std::atomic<uint64_t> failures_{0}, io_timeouts_{0}, rescued_{0};
 
   // Written per request: kept on their own cache lines so paths do not
   // false-share with each other or with the read-mostly fields above.
@@ -111,6 +131,9 @@ class Path {
     std::atomic<uint64_t> errors{0}, latency_ns{0}, completed{0};
     std::atomic<uint32_t> recent_ns{0};  // moving average of service times
   } hot_;
+  // Bumped per request too; each spans its own cache lines.
+  alignas(64) LatencyHistogram read_lat_;
+  alignas(64) LatencyHistogram write_lat_;
 };
 
 }  // namespace mpathfs

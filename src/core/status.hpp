@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/latency_histogram.hpp"
 #include "core/mode.hpp"
 
 namespace mpathfs {
@@ -37,6 +38,12 @@ struct PathStatus {
   int inflight = 0;
   double mean_latency_us = 0;
   std::optional<std::string> last_error;  // "EIO", ... ; nullopt if none yet
+  // Latency of successful requests: since start, and over the volume's
+  // last interval (latency_window.hpp).
+  HistogramSnapshot read_latency, write_latency;
+  HistogramSnapshot read_latency_interval, write_latency_interval;
+  // multipathd's per-path events (path.hpp Path::Events).
+  uint64_t failures = 0, io_timeouts = 0, rescued = 0;
 };
 
 struct VolumeStatus {
@@ -51,6 +58,17 @@ struct VolumeStatus {
   double io_timeout = 0;
   uint64_t queued = 0;              // requests waiting for a path now
   int open_handles = 0;
+  // Request latency as the application saw it (failovers included).
+  HistogramSnapshot read_latency, write_latency;
+  HistogramSnapshot read_latency_interval, write_latency_interval;
+  double interval_s = 0;            // what the *_interval snapshots cover
+  // The stats multipathd keeps (cumulative since the volume was created):
+  uint64_t path_failures = 0;       // a path went from working to FAIL
+  uint64_t failovers = 0;           // the ACTIVE path changed to another path
+  double queued_seconds = 0;        // time with requests queued for want of a path (no_path_retry)
+  uint64_t no_path_failures = 0;    // requests failed because no path was left
+  uint64_t io_timeouts = 0;         // requests a path left unanswered past io_timeout
+  uint64_t rescued = 0;             // of those, taken over and re-issued on another path
   std::vector<PathStatus> paths;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "core/latency_json.hpp"
 #include "core/status_render.hpp"
 #include "core/word_escape.hpp"
 
@@ -42,6 +43,14 @@ bool bool_member(const json& j, const char* key) {
   return it != j.end() && it->is_boolean() && it->get<bool>();
 }
 
+// "latency": {"read": {...}, "write": {...}} (latency_json.hpp).
+void latencies_from_json(const json& j, HistogramSnapshot& r, HistogramSnapshot& w) {
+  auto it = j.find("latency");
+  if (it == j.end() || !it->is_object()) return;
+  if (auto rt = it->find("read"); rt != it->end()) r = latency_from_json(*rt);
+  if (auto wt = it->find("write"); wt != it->end()) w = latency_from_json(*wt);
+}
+
 Result<PathStatus> path_from_json(const json& j) {
   if (!j.is_object()) return malformed("a path entry is not an object");
   PathStatus p;
@@ -70,6 +79,10 @@ Result<PathStatus> path_from_json(const json& j) {
   p.errors = number_member<uint64_t>(j, "errors");
   p.inflight = number_member<int>(j, "inflight");
   p.mean_latency_us = number_member<double>(j, "mean_latency_us");
+  p.failures = number_member<uint64_t>(j, "failures");
+  p.io_timeouts = number_member<uint64_t>(j, "io_timeouts");
+  p.rescued = number_member<uint64_t>(j, "rescued");
+  latencies_from_json(j, p.read_latency, p.write_latency);
   return p;
 }
 
@@ -111,6 +124,14 @@ Result<VolumeStatus> volume_from_json(const json& j) {
   v.io_timeout = number_member<double>(j, "io_timeout");
   v.queued = number_member<uint64_t>(j, "queued");
   v.open_handles = number_member<int>(j, "open");
+  v.path_failures = number_member<uint64_t>(j, "path_failures");
+  v.failovers = number_member<uint64_t>(j, "failovers");
+  v.queued_seconds = number_member<double>(j, "queued_seconds");
+  v.no_path_failures = number_member<uint64_t>(j, "no_path_failures");
+  v.io_timeouts = number_member<uint64_t>(j, "io_timeouts");
+  v.rescued = number_member<uint64_t>(j, "rescued");
+  v.interval_s = number_member<double>(j, "interval_s");
+  latencies_from_json(j, v.read_latency, v.write_latency);
   if (auto it = j.find("paths"); it != j.end()) {
     if (!it->is_array()) return malformed("\"paths\" is not an array");
     for (auto& pj : *it) {

@@ -34,7 +34,8 @@ Volume::Volume(VolumeSettings s, uint64_t path_size, uint64_t size, Clock& clock
       mode_(settings_.mode),
       no_path_retry_(settings_.no_path_retry),
       set_(std::make_shared<const PathSet>()),
-      io_timeout_ns_(static_cast<uint64_t>(settings_.io_timeout * 1e9)) {}
+      io_timeout_ns_(static_cast<uint64_t>(settings_.io_timeout * 1e9)),
+      window_(seconds_to_ns(kLatencyIntervalSeconds), clock.now_ns()) {}
 
 Volume::~Volume() { shut_down(); }
 
@@ -176,7 +177,7 @@ VoidResult Volume::prefer(std::string_view pname) {
     if (!names_match(q->name(), pname)) continue;
     if (q->failed()) return err_inval("path " + q->name() + " is FAIL and cannot be made active");
     if (active_.load() != q.get()) {
-      active_.store(q.get());
+      set_active_locked(q.get());
       spdlog::info("{}: {} is now the active path (prefer)", name(), q->name());
     }
     return {};
@@ -195,7 +196,7 @@ VoidResult Volume::rotate() {
     const Path* q = set->paths[(cur == n ? k - 1 : cur + k) % n].get();
     if (q->good()) {
       if (q != active_.load()) {
-        active_.store(q);
+        set_active_locked(q);
         spdlog::info("{}: {} is now the active path (rotate)", name(), q->name());
       }
       return {};
@@ -261,6 +262,34 @@ std::string Volume::active_paths() const {
   return out.empty() ? "none" : out;
 }
 
+void Volume::add_stats(VolumeStatus& s) const {
+  constexpr auto r = std::memory_order_relaxed;
+  s.read_latency = read_lat_.snapshot();
+  s.write_latency = write_lat_.snapshot();
+  s.path_failures = path_failures_.load(r);
+  s.failovers = failovers_.load(r);
+  s.no_path_failures = no_path_failures_.load(r);
+  s.io_timeouts = io_timeouts_.load(r);
+  s.rescued = rescued_.load(r);
+  const uint64_t now = clock_.now_ns();
+  {
+    std::lock_guard lk(mu_);
+    // A queue that is waiting now counts up to now.
+    s.queued_seconds = static_cast<double>(queued_ns_ + (queue_waiters_ ? now - queue_since_ns_ : 0)) / 1e9;
+  }
+  std::vector<LatencyWindow::Sample> w;
+  w.reserve(s.paths.size() + 1);
+  w.push_back({"", s.read_latency, s.write_latency});
+  for (auto& p : s.paths) w.push_back({p.path, p.read_latency, p.write_latency});
+  s.interval_s = window_.advance(now, w);
+  s.read_latency_interval = w[0].read;
+  s.write_latency_interval = w[0].write;
+  for (size_t i = 0; i < s.paths.size(); ++i) {
+    s.paths[i].read_latency_interval = w[i + 1].read;
+    s.paths[i].write_latency_interval = w[i + 1].write;
+  }
+}
+
 VolumeStatus Volume::status() const {
   auto set = load_set();
   VolumeStatus s;
@@ -293,8 +322,15 @@ VolumeStatus Volume::status() const {
     ps.inflight = p->inflight();
     ps.mean_latency_us = c.completed ? static_cast<double>(c.latency_ns) / c.completed / 1000.0 : 0.0;
     if (int e = p->last_error()) ps.last_error = std::string(errno_name(e));
+    ps.read_latency = p->read_latency().snapshot();
+    ps.write_latency = p->write_latency().snapshot();
+    const auto ev = p->events();
+    ps.failures = ev.failures;
+    ps.io_timeouts = ev.io_timeouts;
+    ps.rescued = ev.rescued;
     s.paths.push_back(std::move(ps));
   }
+  add_stats(s);
   return s;
 }
 

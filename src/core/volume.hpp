@@ -27,6 +27,8 @@
 #include "core/failover.hpp"
 #include "core/inflight.hpp"
 #include "core/io_context.hpp"
+#include "core/latency_histogram.hpp"
+#include "core/latency_window.hpp"
 #include "core/mode.hpp"
 #include "core/mutex.hpp"
 #include "core/path.hpp"
@@ -205,6 +207,8 @@ class Volume {
   bool on_failure_locked(const PathSet& set, Path& p, FailTrigger t, int err, bool may_restore) REQUIRES(mu_);
   bool on_return_locked(const PathSet& set, Path& p, ReturnTrigger t) REQUIRES(mu_);
   void after_remove_locked(const PathSet& next, const Path& gone, size_t index) REQUIRES(mu_);
+  // Every change of the ACTIVE path goes through here: it counts failovers.
+  void set_active_locked(const Path* q) REQUIRES(mu_);
 
   // The machinery under them (mu_ held).
   void fail_locked(const PathSet& set, Path& p, int err, const char* why) REQUIRES(mu_);
@@ -212,6 +216,9 @@ class Volume {
   void restore_all_except_locked(const PathSet& set, const Path* except) REQUIRES(mu_);
   void move_active_after_locked(const PathSet& set, const Path* failed) REQUIRES(mu_);
   PathState state_of(const PathSet& set, const Path& p, Mode m) const;
+  // status(): latency and multipathd's stats of the volume, and the last
+  // interval of every histogram in `s`.
+  void add_stats(VolumeStatus& s) const;
   // Logs entering and leaving BROKEN, once each.
   void note_state_locked(const PathSet& set) REQUIRES(mu_);
 
@@ -246,6 +253,19 @@ class Volume {
   mutable Mutex mu_;               // state changes; see the lock order above
   bool broken_logged_ GUARDED_BY(mu_) = false;
   CondVar path_cv_;  // a path came back, settings changed, or shut down
+
+  // Stats (status.hpp VolumeStatus says what each counts).  Events are
+  // counted where they happen, under mu_ or with relaxed atomics; the
+  // latency histograms are bumped once per request (volume_request.cpp).
+  alignas(64) LatencyHistogram read_lat_;
+  alignas(64) LatencyHistogram write_lat_;
+  std::atomic<uint64_t> path_failures_{0}, failovers_{0}, no_path_failures_{0}, io_timeouts_{0}, rescued_{0};
+  // Time with requests queued (volume_queue.cpp): from the first waiter
+  // in to the last one out.
+  uint32_t queue_waiters_ GUARDED_BY(mu_) = 0;
+  uint64_t queue_since_ns_ GUARDED_BY(mu_) = 0;
+  uint64_t queued_ns_ GUARDED_BY(mu_) = 0;
+  mutable LatencyWindow window_;
   // Writes hold these while a path with O_DIRECT alignment is in the
   // volume (a read-modify-write is then possible).
   BlockLocks block_locks_;

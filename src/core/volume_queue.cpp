@@ -66,6 +66,7 @@ int Volume::on_no_path(Request& a) noexcept {
   int used = 0;  // the setting the deadline was computed from
   {
     std::unique_lock lk(mu_);
+    if (queue_waiters_++ == 0) queue_since_ns_ = clock_.now_ns();
     for (;;) {
       if (is_shut_down()) break;
       if (waker.hit.load() && hooks->caller_dying(a.reply->ctx)) {
@@ -90,6 +91,7 @@ int Volume::on_no_path(Request& a) noexcept {
       const uint64_t tick = waker.hit.load() ? 100000000ull : 1000000000ull;
       clock_.wait_until(path_cv_, lk, now + std::min<uint64_t>(left, tick));
     }
+    if (--queue_waiters_ == 0) queued_ns_ += clock_.now_ns() - queue_since_ns_;
   }
   if (watched) hooks->watch(a.reply->ctx, nullptr);
   queued_.fetch_sub(1, std::memory_order_relaxed);

@@ -27,7 +27,9 @@ IoResult Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte*
   if (len > ctx.max_io()) len = ctx.max_io();  // a short read; FUSE never asks for more
   if (len == 0) return IoResult::done(0);
   Request r(ctx, IoKind::kRead, off, len, reply, origin);
+  const uint64_t t0 = clock_.now_ns();
   IoResult res = serve(r);
+  if (res.ok()) read_lat_.record(clock_.now_ns() - t0);
   *data = r.rdata;
   return res;
 }
@@ -47,7 +49,10 @@ IoResult Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64
   if (fences_active_.load() > 0) {
     if (int e = wait_for_fences(ctx, off, len, r.fence_epoch)) return IoResult::error(-e);
   }
-  return serve(r);
+  const uint64_t t0 = clock_.now_ns();
+  IoResult res = serve(r);
+  if (res.ok()) write_lat_.record(clock_.now_ns() - t0);
+  return res;
 }
 
 IoResult Volume::serve(Request& r) noexcept {
@@ -60,7 +65,10 @@ IoResult Volume::serve(Request& r) noexcept {
     bool last = false;
     if (!p && r.restored) last = (p = last_resort(*set, r)) != nullptr;
     if (!p) {
-      if (int e = on_no_path(r)) return IoResult::error(-e);
+      if (int e = on_no_path(r)) {
+        if (e == -EIO && !is_shut_down()) no_path_failures_.fetch_add(1, std::memory_order_relaxed);
+        return IoResult::error(-e);
+      }
       continue;
     }
     const IoResult res = attempt(*p, r);

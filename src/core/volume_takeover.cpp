@@ -78,6 +78,9 @@ Volume::TimeoutOutcome Volume::on_io_timeout(Path& p, double waited_s, bool take
       out.fence_token = 0;
     }
   }
+  io_timeouts_.fetch_add(1, std::memory_order_relaxed);
+  if (taken_over) rescued_.fetch_add(1, std::memory_order_relaxed);
+  p.note_io_timeout(taken_over);
   std::lock_guard lk(mu_);
   auto set = load_set();
   if (!p.failed())

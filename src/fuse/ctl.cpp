@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/metrics_render.hpp"
 #include "core/status_render.hpp"
 #include "fuse/fs.hpp"
 #include "fuse/worker_pool.hpp"
@@ -47,6 +48,14 @@ void ctl_open(Fs& fs, fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (acc != O_RDONLY) return (void)fuse_reply_err(req, EACCES);
     h->kind = Handle::Kind::kText;
     h->text = fs.registry().status_table();
+    return reply_open(req, fi, std::move(h));
+  }
+  if (ino == kMetricsIno) {
+    if (acc != O_RDONLY) return (void)fuse_reply_err(req, EACCES);
+    h->kind = Handle::Kind::kText;
+    std::vector<VolumeStatus> all;
+    for (auto& e : fs.registry().list()) all.push_back(e.volume->status());
+    h->text = render_metrics(all);
     return reply_open(req, fi, std::move(h));
   }
   if (ino == kCtlCreateIno || ino == kCtlDestroyIno || ino == kCtlStopIno || ino == kCtlRescanIno) {

@@ -1,6 +1,7 @@
 // The FUSE layer: maps the mounted tree onto the core Registry.
 //
 //   MNT/status            all volumes, gmultipath status layout (0444)
+//   MNT/metrics           all volumes and paths, Prometheus text format (0444)
 //   MNT/VOL               the volume (file_mode, default 0600)
 //   MNT/ctl/{create,destroy,stop,rescan}                   (0200)
 //   MNT/ctl/VOL/{add,remove,fail,restore,prefer,rotate,configure} (0200)
@@ -39,6 +40,7 @@ inline constexpr fuse_ino_t kCtlCreateIno = 4;
 inline constexpr fuse_ino_t kCtlDestroyIno = 5;
 inline constexpr fuse_ino_t kCtlStopIno = 6;
 inline constexpr fuse_ino_t kCtlRescanIno = 7;
+inline constexpr fuse_ino_t kMetricsIno = 8;
 
 // Per-volume entries: ino = (id << 8) | entry.
 enum VolEntry : uint32_t {

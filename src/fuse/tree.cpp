@@ -56,7 +56,8 @@ bool fill_attr(Fs& fs, fuse_ino_t ino, struct stat* st) {
   if (in.vol_id == 0) {
     switch (ino) {
       case kRootIno: fill_common(st, ino, S_IFDIR | 0755, 0); return true;
-      case kStatusIno: fill_common(st, ino, S_IFREG | 0444, 0); return true;
+      case kStatusIno:
+      case kMetricsIno: fill_common(st, ino, S_IFREG | 0444, 0); return true;
       case kCtlDirIno: fill_common(st, ino, S_IFDIR | 0755, 0); return true;
       case kCtlCreateIno:
       case kCtlDestroyIno:
@@ -108,6 +109,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) noexcept {
     InoInfo pi = decode_ino(parent);
     if (parent == kRootIno) {
       if (n == "status") return reply_entry(req, fs, kStatusIno);
+      if (n == "metrics") return reply_entry(req, fs, kMetricsIno);
       if (n == "ctl") return reply_entry(req, fs, kCtlDirIno);
       if (auto id = fs.registry().id_of(n)) return reply_entry(req, fs, vol_ino(*id, kVolFile));
       return (void)fuse_reply_err(req, ENOENT);
@@ -169,6 +171,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
     InoInfo in = decode_ino(ino);
     if (ino == kRootIno) {
       ents.push_back({"status", kStatusIno, S_IFREG});
+      ents.push_back({"metrics", kMetricsIno, S_IFREG});
       ents.push_back({"ctl", kCtlDirIno, S_IFDIR});
       for (auto& e : fs.registry().list()) ents.push_back({e.volume->name(), vol_ino(e.id, kVolFile), S_IFREG});
     } else if (ino == kCtlDirIno) {

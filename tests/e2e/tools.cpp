@@ -23,6 +23,9 @@ const std::map<std::string, std::string>& packages() {
       {"sfdisk", "fdisk"},         {"fusermount3", "fuse3"},
       {"dd", "coreutils"},         {"mknod", "coreutils"},
       {"timeout", "coreutils"},    {"sh", "dash"},
+      {"promtool", "prometheus"},  {"tmux", "tmux"},
+      {"cpack", "cmake"},          {"dpkg-deb", "dpkg"},
+      {"dpkg-shlibdeps", "dpkg-dev"},
   };
   return m;
 }

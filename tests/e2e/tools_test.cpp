@@ -54,7 +54,8 @@ TEST_CASE("tools: scripts/setup.sh installs the package of every tool the tests 
   REQUIRE(in);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   for (const char* tool : {"strace", "fio", "jq", "qemu-img", "qemu-io", "nbdkit", "nbdfuse", "losetup", "mount",
-                           "umount", "setpriv", "unshare", "mkfs.ext4", "fsck.ext4", "sfdisk", "fusermount3"}) {
+                           "umount", "setpriv", "unshare", "mkfs.ext4", "fsck.ext4", "sfdisk", "fusermount3",
+                           "promtool", "tmux", "cpack", "dpkg-shlibdeps"}) {
     const std::string pkg = package_of(tool);
     INFO(tool << " -> " << pkg);
     REQUIRE_FALSE(pkg.empty());
