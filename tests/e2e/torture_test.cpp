@@ -36,6 +36,7 @@
 #include <sstream>
 #include <thread>
 
+#include "e2e/fio_run.hpp"
 #include "e2e/harness.hpp"
 
 using namespace mpathfs::e2e;
@@ -158,56 +159,6 @@ class RandomFaults {
   std::atomic<int> fails_{0}, heals_{0};
   std::thread thread_;
 };
-
-struct FioRun {
-  RunResult run;
-  json out;             // parsed --output (null when it did not parse)
-  int job_error = -1;   // jobs[0].error (errno; EILSEQ for a verify failure)
-  uint64_t written = 0, verified = 0;  // bytes
-  uint64_t write_clat_max_ns = 0, read_clat_max_ns = 0;
-  double seconds = 0;
-};
-
-// One fio write-then-verify pass over [0, size) of target.
-FioRun run_fio(const TempDir& tmp, const std::string& target, uint64_t size, uint32_t seed, double timeout_s) {
-  std::string out = tmp / ("fio-" + std::to_string(seed) + ".json");
-  std::vector<std::string> argv = {"fio",
-                                   "--name=torture",
-                                   "--filename=" + target,
-                                   "--ioengine=libaio",
-                                   "--direct=1",
-                                   "--iodepth=16",
-                                   "--rw=randwrite",
-                                   "--bsrange=4k-1m",
-                                   "--size=" + std::to_string(size),
-                                   "--verify=crc32c",
-                                   "--do_verify=1",
-                                   "--verify_fatal=1",
-                                   "--verify_state_save=0",
-                                   "--fallocate=none",
-                                   "--randseed=" + std::to_string(seed),
-                                   "--output-format=json",
-                                   "--output=" + out};
-  FioRun r;
-  double t0 = now_s();
-  r.run = run(argv, timeout_s);
-  r.seconds = now_s() - t0;
-  std::string text;
-  if (try_read_file(out, text) == 0) {
-    // fio may print notes before the JSON object.
-    size_t brace = text.find('{');
-    if (brace != std::string::npos) r.out = json::parse(text.substr(brace), nullptr, false);
-  }
-  if (r.out.is_object() && r.out.contains("jobs") && !r.out["jobs"].empty()) {
-    const json& j = r.out["jobs"][0];
-    r.job_error = j.value("error", -1);
-    r.written = j["write"].value("io_bytes", uint64_t(0));
-    r.verified = j["read"].value("io_bytes", uint64_t(0));
-    r.write_clat_max_ns = j["write"]["clat_ns"].value("max", uint64_t(0));
-    r.read_clat_max_ns = j["read"]["clat_ns"].value("max", uint64_t(0));
-  }
-  return r;
-}
 
 json torture_options() {
   // The checker brings a healed path back within a second; the rest quiet.
