@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "core/nbd/nbd_path_io.hpp"
+
 namespace mpathfs {
 
 namespace {
@@ -67,7 +69,7 @@ std::string redact_secrets(std::string_view word) {
 Result<std::unique_ptr<PathIo>> open_path(const std::string& word, const OpenOptions& opt) {
   switch (path_form(word)) {
     case PathForm::kPosix: return open_posix_path(word, opt);
-    case PathForm::kNbd: return err_inval("path " + redact_secrets(word) + ": NBD paths are not built in");
+    case PathForm::kNbd: return open_nbd_path(word, opt);
     case PathForm::kIscsi: return err_inval("path " + redact_secrets(word) + ": iSCSI paths are not built in");
     case PathForm::kUnknown: break;
   }
