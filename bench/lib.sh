@@ -113,6 +113,16 @@ bench_kill_pid() {
 
 # Stops everything of the current target: loops, FUSE mounts, processes.
 bench_teardown() {
+  local i
+  bench_unmount_all
+  for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
+    bench_kill_pid "${BENCH_PIDS[i]}"
+  done
+  BENCH_PIDS=()
+}
+
+# Loop devices, then FUSE mounts (newest first).
+bench_unmount_all() {
   local i m
   for ((i = ${#BENCH_LOOPS[@]} - 1; i >= 0; i--)); do
     losetup -d "${BENCH_LOOPS[i]}" 2>/dev/null || bench_log "warning: losetup -d ${BENCH_LOOPS[i]} failed"
@@ -125,10 +135,6 @@ bench_teardown() {
     fi
   done
   BENCH_FUSE=()
-  for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do
-    bench_kill_pid "${BENCH_PIDS[i]}"
-  done
-  BENCH_PIDS=()
 }
 
 # The EXIT trap: teardown, then tmpfs and the temp dir.
@@ -136,7 +142,10 @@ bench_cleanup() {
   local rc=$? m
   trap - EXIT INT TERM
   set +e
+  bench_unmount_all
+  bench_tgtd_down
   bench_teardown
+  bench_net_down
   for m in "${BENCH_TMPFS[@]}"; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || bench_log "warning: cannot unmount $m"
   done
@@ -180,4 +189,143 @@ bench_fio() {
   }
   # bytes/s and IOPS of the group (read + write), and fio's error code
   jq -r '.jobs[0] | "\(.read.bw_bytes + .write.bw_bytes) \(.read.iops + .write.iops) \(.error)"' "$out"
+}
+
+# --- network test hosts (run.sh's network targets, scaling.sh --paths ...) ---
+#
+# A network namespace with veth links to it, addresses in 169.254.0.0/16 only
+# (169.254.O.1/30 here, 169.254.O.2/30 in the namespace), and an `unreachable`
+# guard route per subnet (metric 4000) so that a link that is down never sends
+# the subnet's traffic out by the default route.  Servers run in the namespace
+# (`ip netns exec`, which execs: the registered PID is the server's own).
+# bench_cleanup removes the namespace, links and routes after the processes.
+
+BENCH_NETNS=""     # the namespace we made
+BENCH_NETLINKS=()  # host-side veth names (deleting one deletes its peer)
+BENCH_GUARDS=()    # subnets with our guard route
+BENCH_TGTD=()      # "PID PORT" of tgtd instances (stopped before other PIDs)
+
+# bench_net_up NS OCTET... : makes namespace NS with one link per third octet
+# O: host side mpb<pid>l<i> = 169.254.O.1/30, namespace side eth<i> = .2.
+bench_net_up() {
+  local ns=$1 o i=0 host
+  shift
+  for o in "$@"; do
+    if ! [[ $o =~ ^[0-9]+$ ]] || ((o < 1 || o > 254)); then bench_die "bad subnet octet '$o' (1..254)"; fi
+    # Ours alone: no route and no address of this machine inside 169.254.O.0/24.
+    if [[ -n $(ip -o route show root "169.254.$o.0/24") || -n $(ip -o addr show to "169.254.$o.0/24") ]]; then
+      bench_die "169.254.$o.0/24 is in use on this machine (another benchmark or test?); pick others with --subnets"
+    fi
+  done
+  ip netns add "$ns" || bench_die "ip netns add $ns failed"
+  BENCH_NETNS=$ns
+  ip -n "$ns" link set lo up || bench_die "cannot bring lo up in $ns"
+  for o in "$@"; do
+    host=mpb$$l$i
+    ((${#host} <= 15)) || host=${host: -15}
+    ip link add "$host" type veth peer name "eth$i" netns "$ns" || bench_die "cannot make veth $host"
+    BENCH_NETLINKS+=("$host")
+    { ip addr add "169.254.$o.1/30" dev "$host" && ip link set "$host" up &&
+      ip -n "$ns" addr add "169.254.$o.2/30" dev "eth$i" && ip -n "$ns" link set "eth$i" up; } ||
+      bench_die "cannot configure link $host"
+    ip route add unreachable "169.254.$o.0/30" metric 4000 || bench_die "cannot add the guard route for 169.254.$o.0/30"
+    BENCH_GUARDS+=("169.254.$o.0/30")
+    i=$((i + 1))
+  done
+}
+
+# Removes what bench_net_up made (the processes in it must be gone first).
+bench_net_down() {
+  local l s
+  for l in "${BENCH_NETLINKS[@]}"; do
+    ip link delete "$l" 2>/dev/null || bench_log "warning: cannot delete link $l"
+  done
+  BENCH_NETLINKS=()
+  for s in "${BENCH_GUARDS[@]}"; do
+    ip route delete unreachable "$s" metric 4000 2>/dev/null || bench_log "warning: cannot delete the guard route $s"
+  done
+  BENCH_GUARDS=()
+  if [[ -n $BENCH_NETNS ]]; then
+    ip netns delete "$BENCH_NETNS" 2>/dev/null || bench_log "warning: cannot delete namespace $BENCH_NETNS"
+    BENCH_NETNS=""
+  fi
+}
+
+# bench_link_limit BITS : a token bucket (tc tbf) of BITS bits/s on both
+# ends of every link (each end's egress: reads and writes alike).
+bench_link_limit() {
+  local bits=$1 i l
+  for ((i = 0; i < ${#BENCH_NETLINKS[@]}; i++)); do
+    l=${BENCH_NETLINKS[i]}
+    tc qdisc replace dev "$l" root tbf rate "${bits}bit" burst 256kb latency 100ms ||
+      bench_die "tc tbf on $l failed"
+    ip netns exec "$BENCH_NETNS" tc qdisc replace dev "eth$i" root tbf rate "${bits}bit" burst 256kb latency 100ms ||
+      bench_die "tc tbf on eth$i in $BENCH_NETNS failed"
+  done
+}
+
+# bench_wait_nbd URI PID LOG : until an NBD server answers at URI.
+bench_wait_nbd() {
+  local uri=$1 pid=$2 log=$3 i
+  for ((i = 0; i < 100; i++)); do
+    nbdinfo --size "$uri" >/dev/null 2>&1 && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$log" >&2 || true
+      bench_die "server $pid exited before $uri answered"
+    fi
+    sleep 0.1
+  done
+  bench_die "timed out waiting for $uri"
+}
+
+# bench_tgtd_up NS IMG IQN LOG : tgtd (user-space iSCSI target, Debian tgt)
+# in namespace NS on a private control port, target IQN with LUN 1 = IMG, open
+# to all initiators, portal 0.0.0.0:3260 of the namespace.  Sets BENCH_TGTD_PORT.
+bench_tgtd_up() {
+  local ns=$1 img=$2 iqn=$3 log=$4 port i ok=0
+  # A control port no other tgtd uses (tests and other runs pick their own).
+  for ((port = 3000 + $$ % 5000, i = 0; i < 20; port++, i++)); do
+    [[ -e /var/run/tgtd/socket.$port || -e /var/run/tgtd/socket.$port.lock ]] || { ok=1; break; }
+  done
+  ((ok)) || bench_die "no free tgtd control port"
+  bench_spawn "$log" ip netns exec "$ns" tgtd -f -C "$port"
+  BENCH_TGTD+=("$BENCH_LAST_PID $port")
+  # shellcheck disable=SC2034  # for the caller
+  BENCH_TGTD_PORT=$port
+  local pid=$BENCH_LAST_PID
+  for ((i = 0; i < 100; i++)); do
+    ip netns exec "$ns" tgtadm -C "$port" --op show --mode sys >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { tail -n 20 "$log" >&2; bench_die "tgtd exited at start"; }
+    sleep 0.1
+  done
+  ((i < 100)) || bench_die "tgtd did not answer on control port $port"
+  local -a adm=(ip netns exec "$ns" tgtadm -C "$port" --lld iscsi)
+  if ! { "${adm[@]}" --op new --mode target --tid 1 -T "$iqn" &&
+    "${adm[@]}" --op new --mode logicalunit --tid 1 --lun 1 -b "$img" &&
+    "${adm[@]}" --op update --mode logicalunit --tid 1 --lun 1 --params "scsi_id=mpathfs-bench-$$,scsi_sn=mpb$$" &&
+    "${adm[@]}" --op bind --mode target --tid 1 -I ALL; } >>"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    bench_die "tgtadm could not set up $iqn"
+  fi
+}
+
+# tgtd ignores SIGTERM while it has targets: delete them, then the system
+# (tgtd exits), else SIGKILL by PID.  Its control socket files go too.
+bench_tgtd_down() {
+  local e pid port i
+  for e in "${BENCH_TGTD[@]}"; do
+    read -r pid port <<<"$e"
+    if kill -0 "$pid" 2>/dev/null; then
+      timeout 5 ip netns exec "$BENCH_NETNS" tgtadm -C "$port" --lld iscsi --op delete --mode target --tid 1 --force >/dev/null 2>&1
+      timeout 5 ip netns exec "$BENCH_NETNS" tgtadm -C "$port" --op delete --mode system >/dev/null 2>&1
+      for ((i = 0; i < 30; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    fi
+    wait "$pid" 2>/dev/null
+    rm -f "/var/run/tgtd/socket.$port" "/var/run/tgtd/socket.$port.lock"
+  done
+  BENCH_TGTD=()
 }

@@ -2,15 +2,35 @@
 # The benchmark of SPEC.md "Performance" (issue 6): the same fio jobs on the
 # raw file, libfuse's passthrough_ll, nbdkit+nbdfuse, mpathfs in each mode
 # and a loop device on an mpathfs volume, all in one run, with ratios.
-# See bench/README.md.  Needs root (private tmpfs, loop device), fio, jq,
-# nbdkit, nbdfuse, fusermount3, cc, pkg-config and libfuse3-dev.
+# Network targets (issues 14 and 15): one nbdkit on a Unix socket, one nbdkit
+# and one tgtd in a network namespace behind two veth links, each used by
+# nbdfuse, qemu-storage-daemon's FUSE export and mpathfs's NBD / iSCSI paths.
+# See bench/README.md.  Needs root (private tmpfs, loop device, namespaces),
+# fio, jq, nbdkit, nbdfuse, fusermount3, cc, pkg-config and libfuse3-dev; for
+# the network targets also nbdinfo, qemu-storage-daemon (+ qemu-block-extra
+# for iSCSI), tgtd/tgtadm and ip.
 set -Eeuo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=bench/lib.sh
 source "$HERE/lib.sh"
 
-ALL_TARGETS=(raw passthrough_ll nbdfuse mpathfs-ap mpathfs-aa mpathfs-ar loop loop-ptll)
+LOCAL_TARGETS=(raw passthrough_ll nbdfuse mpathfs-ap mpathfs-aa mpathfs-ar loop loop-ptll)
+NBD_UNIX_TARGETS=(nbdfuse-unix qsd-nbd-unix mpathfs-nbd-unix-1 mpathfs-nbd-unix-ap mpathfs-nbd-unix-aa)
+NBD_TCP_TARGETS=(nbdfuse-tcp qsd-nbd-tcp mpathfs-nbd-tcp-1 mpathfs-nbd-tcp-aa)
+ISCSI_TARGETS=(qsd-iscsi mpathfs-iscsi-1 mpathfs-iscsi-aa)
+ALL_TARGETS=("${LOCAL_TARGETS[@]}" "${NBD_UNIX_TARGETS[@]}" "${NBD_TCP_TARGETS[@]}" "${ISCSI_TARGETS[@]}")
+# Groups for --only (each network group brings raw along, for x_raw).
+declare -A TARGET_GROUPS=(
+  [local]="${LOCAL_TARGETS[*]}"
+  [net-nbd-unix]="raw ${NBD_UNIX_TARGETS[*]}"
+  [net-nbd-tcp]="raw ${NBD_TCP_TARGETS[*]}"
+  [net-nbd]="raw ${NBD_UNIX_TARGETS[*]} ${NBD_TCP_TARGETS[*]}"
+  [net-iscsi]="raw ${ISCSI_TARGETS[*]}"
+  [net]="raw ${NBD_UNIX_TARGETS[*]} ${NBD_TCP_TARGETS[*]} ${ISCSI_TARGETS[*]}"
+  [mpathfs]="mpathfs-ap mpathfs-aa mpathfs-ar mpathfs-nbd-unix-1 mpathfs-nbd-unix-ap mpathfs-nbd-unix-aa mpathfs-nbd-tcp-1 mpathfs-nbd-tcp-aa mpathfs-iscsi-1 mpathfs-iscsi-aa"
+  [all]="${ALL_TARGETS[*]}"
+)
 ALL_JOBS=(seqread seqwrite randread randwrite)
 
 usage() {
@@ -20,7 +40,14 @@ usage: bench/run.sh [options]
   --ramp S           fio ramp_time, not measured (default 1)
   --size SIZE        backing file size on tmpfs (default 1G)
   --json FILE        also write the results as JSON
-  --only LIST        comma-separated subset of: ${ALL_TARGETS[*]}
+  --only LIST        comma-separated targets and groups (default: all); targets:
+                       local:        ${LOCAL_TARGETS[*]}
+                       net-nbd-unix: ${NBD_UNIX_TARGETS[*]}
+                       net-nbd-tcp:  ${NBD_TCP_TARGETS[*]}
+                       net-iscsi:    ${ISCSI_TARGETS[*]}
+                     groups: local, net-nbd-unix, net-nbd-tcp, net-nbd (both), net-iscsi,
+                     net (all network ones), mpathfs (every mpathfs row), all;
+                     the net-* groups include raw
   --jobs LIST        comma-separated subset of: ${ALL_JOBS[*]}
   --mpathfs PATH     the daemon (default ./build/src/mpathfs)
   --mpathfs-opts O   extra -o options for mpathfs (e.g. workers=4,direct=off)
@@ -30,11 +57,18 @@ usage: bench/run.sh [options]
                      gives medians and the spread across rounds (default 1)
   --wait-idle L[:S]  before each target, wait (at most S s, default 120) until the
                      1-minute load average is at most L (a shared machine)
+  --subnets A,B      third octets of the two test links 169.254.A.0/30 and
+                     169.254.B.0/30 (default 252,253)
 Targets: raw = fio on the backing file; passthrough_ll = libfuse's example
 over the tmpfs dir; nbdfuse = nbdkit file plugin (unix socket) via nbdfuse;
 mpathfs-ap/aa/ar = a 2-path volume (two names of the image) per mode;
 loop = losetup --direct-io=on on an active-active volume file; loop-ptll = the
 same on the passthrough_ll file (what a loop device costs over any FUSE file).
+Network: one nbdkit on a Unix socket (*-nbd-unix, nbdfuse-unix), one nbdkit
+(*-nbd-tcp, nbdfuse-tcp) and one tgtd (*-iscsi) in a namespace behind two veth
+links; qsd-* = qemu-storage-daemon's FUSE export of that server; mpathfs-*-1 = a
+1-path volume, -ap/-aa = 2 paths (2 connections; over TCP/iSCSI one per link).
+An mpathfs without NBD/iSCSI paths shows those rows as n/a.
 EOF
 }
 
@@ -50,6 +84,7 @@ PT_OPTS=""
 KEEP_GOING=0
 WAIT_IDLE=""
 REPEAT=1
+SUBNETS=252,253
 while [[ $# -gt 0 ]]; do
   case $1 in
     --runtime) RUNTIME=$2; shift 2 ;;
@@ -64,6 +99,7 @@ while [[ $# -gt 0 ]]; do
     --keep-going) KEEP_GOING=1; shift ;;
     --wait-idle) WAIT_IDLE=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
+    --subnets) SUBNETS=$2; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
   esac
@@ -71,9 +107,17 @@ done
 
 TARGETS=("${ALL_TARGETS[@]}")
 if [[ -n $ONLY ]]; then
-  IFS=, read -r -a TARGETS <<<"$ONLY"
-  for t in "${TARGETS[@]}"; do
-    [[ " ${ALL_TARGETS[*]} " == *" $t "* ]] || bench_die "unknown target '$t' (known: ${ALL_TARGETS[*]})"
+  TARGETS=()
+  IFS=, read -r -a only <<<"$ONLY"
+  for t in "${only[@]}"; do
+    if [[ -n ${TARGET_GROUPS[$t]:-} ]]; then
+      read -r -a g <<<"${TARGET_GROUPS[$t]}"
+    elif [[ " ${ALL_TARGETS[*]} " == *" $t "* ]]; then
+      g=("$t")
+    else
+      bench_die "unknown target or group '$t' (targets: ${ALL_TARGETS[*]}; groups: ${!TARGET_GROUPS[*]})"
+    fi
+    for x in "${g[@]}"; do [[ " ${TARGETS[*]} " == *" $x "* ]] || TARGETS+=("$x"); done
   done
 fi
 JOBS=("${ALL_JOBS[@]}")
@@ -89,7 +133,30 @@ bench_need fio jq fusermount3 mountpoint numfmt
 { wants passthrough_ll || wants loop-ptll; } && bench_need cc pkg-config
 wants nbdfuse && bench_need nbdkit nbdfuse
 { wants loop || wants loop-ptll; } && bench_need losetup
-if wants mpathfs-ap || wants mpathfs-aa || wants mpathfs-ar || wants loop; then
+# wants_any GLOB: some chosen target matches
+wants_any() {
+  local t
+  for t in "${TARGETS[@]}"; do
+    # shellcheck disable=SC2053  # a glob on purpose
+    [[ $t == $1 ]] && return 0
+  done
+  return 1
+}
+{ wants_any '*-nbd-unix*' || wants nbdfuse-unix; } && bench_need nbdkit nbdinfo
+{ wants_any '*-nbd-tcp*' || wants nbdfuse-tcp; } && bench_need nbdkit nbdinfo
+wants_any 'nbdfuse-*' && bench_need nbdfuse
+wants_any 'qsd-*' && bench_need qemu-storage-daemon
+wants_any '*-iscsi*' && bench_need tgtd tgtadm
+if wants_any '*-nbd-tcp*' || wants nbdfuse-tcp || wants_any '*-iscsi*'; then
+  bench_need ip
+  [[ $EUID -eq 0 ]] || bench_die "the network targets need root (namespaces, veth links); or drop them: --only local"
+  IFS=, read -r NET_A NET_B <<<"$SUBNETS"
+  [[ -n ${NET_B:-} && $NET_A != "$NET_B" ]] || bench_die "--subnets wants two different octets, e.g. 252,253"
+fi
+if wants qsd-iscsi && ! compgen -G '/usr/lib/*/qemu/block-iscsi.so' >/dev/null; then
+  bench_die "qemu-storage-daemon has no iSCSI driver (Debian: qemu-block-extra); or drop qsd-iscsi"
+fi
+if wants_any 'mpathfs-*' || wants loop; then
   [[ -x $MPATHFS ]] || bench_die "mpathfs not found at $MPATHFS (build it, or pass --mpathfs PATH)"
   MPATHFS=$(cd "$(dirname "$MPATHFS")" && pwd)/$(basename "$MPATHFS")
 fi
@@ -188,6 +255,148 @@ setup_loop-ptll() {
   attach_loop loop-ptll
 }
 
+# --- network targets ------------------------------------------------------
+#
+# One server per transport, started in the main shell before the first target
+# that needs it and kept for the whole run (all rounds): every row of a
+# transport talks to the same server.  bench_cleanup stops them, then removes
+# the namespace, its links and guard routes.
+
+NBD_PORT=10809
+ISCSI_PORT=3260
+IQN=iqn.2026-12.org.mpathfs:bench
+NET_NS=mpbench-$$
+NBD_SOCK=""      # the Unix-socket nbdkit
+declare -A NET_PID
+
+# The server a target uses: unix, tcp, iscsi or nothing.
+target_server() {
+  case $1 in
+    *-nbd-unix* | nbdfuse-unix) echo unix ;;
+    *-nbd-tcp* | nbdfuse-tcp) echo tcp ;;
+    *-iscsi*) echo iscsi ;;
+    *) echo "" ;;
+  esac
+}
+link_addr() { echo "169.254.$1.2"; }  # the namespace's side of link 169.254.$1.0/30
+
+net_namespace_up() {
+  [[ -n $BENCH_NETNS ]] && return 0
+  bench_net_up "$NET_NS" "$NET_A" "$NET_B"
+  bench_log "   namespace $NET_NS: links 169.254.$NET_A.0/30, 169.254.$NET_B.0/30 (${BENCH_NETLINKS[*]})"
+}
+
+# ensure_server unix|tcp|iscsi (main shell only: the registrations must last)
+ensure_server() {
+  local kind=$1
+  [[ -z $kind || -n ${NET_PID[$kind]:-} ]] && return 0
+  case $kind in
+    unix)
+      NBD_SOCK=$T/nbdkit-net.sock
+      # nbdkit's defaults (16 threads, multi-conn); export names are ignored by
+      # the file plugin, so every client may name its own.
+      bench_spawn "$T/log/nbdkit-unix.log" nbdkit --foreground --exit-with-parent --unix "$NBD_SOCK" file file="$IMG"
+      bench_wait_socket "$NBD_SOCK" "$BENCH_LAST_PID" "$T/log/nbdkit-unix.log"
+      bench_wait_nbd "nbd+unix:///?socket=$NBD_SOCK" "$BENCH_LAST_PID" "$T/log/nbdkit-unix.log"
+      bench_log "   nbdkit on $NBD_SOCK (pid $BENCH_LAST_PID)"
+      ;;
+    tcp)
+      net_namespace_up
+      bench_spawn "$T/log/nbdkit-tcp.log" ip netns exec "$NET_NS" \
+        nbdkit --foreground --exit-with-parent --port "$NBD_PORT" file file="$IMG"
+      bench_wait_nbd "nbd://$(link_addr "$NET_A"):$NBD_PORT/" "$BENCH_LAST_PID" "$T/log/nbdkit-tcp.log"
+      bench_wait_nbd "nbd://$(link_addr "$NET_B"):$NBD_PORT/" "$BENCH_LAST_PID" "$T/log/nbdkit-tcp.log"
+      bench_log "   nbdkit in $NET_NS on port $NBD_PORT of both links (pid $BENCH_LAST_PID)"
+      ;;
+    iscsi)
+      net_namespace_up
+      bench_tgtd_up "$NET_NS" "$IMG" "$IQN" "$T/log/tgtd.log"
+      bench_log "   tgtd in $NET_NS, portal *:$ISCSI_PORT, control port $BENCH_TGTD_PORT, $IQN LUN 1 (pid $BENCH_LAST_PID)"
+      ;;
+  esac
+  NET_PID[$kind]=$BENCH_LAST_PID
+}
+
+setup_nbdfuse_uri() {
+  local mnt=$T/$1
+  shift
+  mkdir -p "$mnt"
+  bench_spawn "$T/log/$(basename "$mnt").log" nbdfuse "$mnt/img" "$@"
+  SERVER_PIDS+=("$BENCH_LAST_PID")
+  bench_wait_mount "$mnt" "$mnt/img" "$BENCH_LAST_PID" "$T/log/$(basename "$mnt").log"
+  TARGET_FILE=$mnt/img
+}
+setup_nbdfuse-unix() { setup_nbdfuse_uri nbdfuse-unix --unix "$NBD_SOCK"; }
+setup_nbdfuse-tcp() { setup_nbdfuse_uri nbdfuse-tcp "nbd://$(link_addr "$NET_A"):$NBD_PORT/"; }
+
+# setup_qsd NAME BLOCKDEV: qemu-storage-daemon exporting BLOCKDEV (node n) as
+# a FUSE file; the mount point is a regular file.
+setup_qsd() {
+  local f=$T/$1.img log=$T/log/$1.log
+  : >"$f"
+  bench_spawn "$log" qemu-storage-daemon --blockdev "$2,node-name=n" \
+    --export "type=fuse,id=e,node-name=n,mountpoint=$f,writable=on"
+  SERVER_PIDS+=("$BENCH_LAST_PID")
+  bench_wait_mount "$f" "$f" "$BENCH_LAST_PID" "$log"
+  TARGET_FILE=$f
+}
+setup_qsd-nbd-unix() { setup_qsd qsd-nbd-unix "driver=nbd,server.type=unix,server.path=$NBD_SOCK,export=qsd"; }
+setup_qsd-nbd-tcp() {
+  setup_qsd qsd-nbd-tcp "driver=nbd,server.type=inet,server.host=$(link_addr "$NET_A"),server.port=$NBD_PORT,export=qsd"
+}
+setup_qsd-iscsi() {
+  setup_qsd qsd-iscsi "driver=iscsi,transport=tcp,portal=$(link_addr "$NET_A"):$ISCSI_PORT,target=$IQN,lun=1"
+}
+
+# setup_mpathfs_net NAME MODE PATH... : a volume of network paths.  A daemon
+# that refuses the path's form (no such backend in this build) makes the row
+# n/a, not a failure.
+setup_mpathfs_net() {
+  local name=$1 mode=$2 mnt=$T/m-$1 cfg=$T/$1.json log=$T/log/$1.log i
+  shift 2
+  mkdir -p "$mnt"
+  jq -n --arg mode "$mode" '{options: {}, volumes: [{name: "v", mode: $mode, paths: $ARGS.positional}]}' \
+    --args "$@" >"$cfg"
+  local mo="log=$log"
+  [[ -n $MPATHFS_OPTS ]] && mo="$MPATHFS_OPTS,$mo"
+  bench_spawn "$log.stderr" "$MPATHFS" -f -o "$mo" "$cfg" "$mnt"
+  local pid=$BENCH_LAST_PID
+  SERVER_PIDS+=("$pid")
+  for ((i = 0; i < 150; i++)); do
+    mountpoint -q "$mnt" && [[ -e $mnt/v ]] && break
+    if ! kill -0 "$pid" 2>/dev/null || { mountpoint -q "$mnt" && ((i >= 30)); }; then
+      # Gone, or mounted without the volume: did it refuse the path's form?
+      if grep -Eqi 'not built in|neither absolute|unknown path|not supported' "$log.stderr" "$log" 2>/dev/null; then
+        TARGET_NA="n/a (this mpathfs has no ${name#mpathfs-} paths: $(grep -Ehi -m1 'not built in|neither absolute|unknown path|not supported' "$log.stderr" "$log" 2>/dev/null | head -n 1 | cut -c1-120))"
+        mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
+        return 0
+      fi
+      if ! kill -0 "$pid" 2>/dev/null; then
+        bench_log "--- $log.stderr"
+        tail -n 20 "$log.stderr" "$log" >&2 2>/dev/null || true
+        bench_die "mpathfs exited before $mnt/v appeared"
+      fi
+    fi
+    sleep 0.1
+  done
+  mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
+  [[ -e $mnt/v ]] || bench_die "timed out waiting for $mnt/v"
+  TARGET_FILE=$mnt/v
+  echo "$pid" >"$T/$name.pid"
+}
+nbd_unix_uri() { echo "nbd+unix:///$1?socket=$NBD_SOCK"; }  # export name $1: the file plugin ignores it
+nbd_tcp_uri() { echo "nbd://$(link_addr "$1"):$NBD_PORT/$2"; }
+iscsi_uri() { echo "iscsi://$(link_addr "$1"):$ISCSI_PORT/$IQN/1"; }
+setup_mpathfs-nbd-unix-1() { setup_mpathfs_net mpathfs-nbd-unix-1 active-active "$(nbd_unix_uri a)"; }
+setup_mpathfs-nbd-unix-ap() { setup_mpathfs_net mpathfs-nbd-unix-ap active-passive "$(nbd_unix_uri a)" "$(nbd_unix_uri b)"; }
+setup_mpathfs-nbd-unix-aa() { setup_mpathfs_net mpathfs-nbd-unix-aa active-active "$(nbd_unix_uri a)" "$(nbd_unix_uri b)"; }
+setup_mpathfs-nbd-tcp-1() { setup_mpathfs_net mpathfs-nbd-tcp-1 active-active "$(nbd_tcp_uri "$NET_A" a)"; }
+setup_mpathfs-nbd-tcp-aa() {
+  setup_mpathfs_net mpathfs-nbd-tcp-aa active-active "$(nbd_tcp_uri "$NET_A" a)" "$(nbd_tcp_uri "$NET_B" b)"
+}
+setup_mpathfs-iscsi-1() { setup_mpathfs_net mpathfs-iscsi-1 active-active "$(iscsi_uri "$NET_A")"; }
+setup_mpathfs-iscsi-aa() { setup_mpathfs_net mpathfs-iscsi-aa active-active "$(iscsi_uri "$NET_A")" "$(iscsi_uri "$NET_B")"; }
+
 # CPU seconds used so far by the processes serving the target (all threads).
 server_cpu() {
   local pid sum=0 f
@@ -215,9 +424,20 @@ run_target() {
   trap bench_teardown EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
+  # The shared servers are the main shell's: not ours to stop.
+  BENCH_PIDS=() BENCH_FUSE=() BENCH_LOOPS=()
   SERVER_PIDS=()
+  TARGET_NA=""
+  local kind
+  kind=$(target_server "$t")
+  [[ -n $kind ]] && SERVER_PIDS+=("${NET_PID[$kind]}")
   bench_log "== $t"
   "setup_$t"
+  if [[ -n $TARGET_NA ]]; then
+    bench_log "   $TARGET_NA"
+    echo "$TARGET_NA" >"$out/$t.na"
+    return 0
+  fi
   for j in "${JOBS[@]}"; do
     w0=$(date +%s.%N) s0=$(server_cpu)
     children_cpu >"$out/c0"
@@ -255,6 +475,7 @@ for ((r = 1; r <= REPEAT; r++)); do
   ((REPEAT > 1)) && bench_log "### round $r of $REPEAT"
   for t in "${TARGETS[@]}"; do
     [[ " ${FAILED[*]} " == *" $t "* ]] && continue
+    ensure_server "$(target_server "$t")"
     wait_idle
     if ! (run_target "$t" "$T/out/r$r"); then
       FAILED+=("$t")
@@ -290,8 +511,10 @@ for t in "${TARGETS[@]}"; do
     ALL_BW[$t.$j]=$(printf '%s,' "${bws[@]}")
   done
 done
+declare -A NA
 for ((r = 1; r <= REPEAT; r++)); do
   for t in loop loop-ptll; do [[ -s $T/out/r$r/$t.note ]] && NOTE[$t]=$(cat "$T/out/r$r/$t.note"); done
+  for t in "${TARGETS[@]}"; do [[ -s $T/out/r$r/$t.na ]] && NA[$t]=$(cat "$T/out/r$r/$t.na"); done
 done
 
 # ratio A B -> "1.23" or "-"
@@ -300,9 +523,38 @@ ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a == "" || b == "" || b + 
 need_pt() {
   case $1 in seqread) echo 3.0 ;; seqwrite) echo 1.1 ;; randread) echo 1.2 ;; randwrite) echo 1.3 ;; esac
 }
+# The natural competitors of a network row: nbdfuse and qemu-storage-daemon
+# on the same server ("" where there is none).
+nbdfuse_of() {
+  case $1 in
+    *-nbd-unix* | nbdfuse-unix) echo nbdfuse-unix ;;
+    *-nbd-tcp* | nbdfuse-tcp) echo nbdfuse-tcp ;;
+    mpathfs-ap | mpathfs-aa | mpathfs-ar) echo nbdfuse ;;
+  esac
+}
+qsd_of() {
+  case $1 in
+    mpathfs-nbd-unix-*) echo qsd-nbd-unix ;;
+    mpathfs-nbd-tcp-*) echo qsd-nbd-tcp ;;
+    mpathfs-iscsi-*) echo qsd-iscsi ;;
+  esac
+}
+# lt X N: X is a ratio below N
+lt() { [[ $1 != - ]] && awk -v r="$1" -v n="$2" 'BEGIN{exit !(r < n)}'; }
 check() {
-  local t=$1 j=$2 x_pt=$3 x_nbd=$4 x_vol=$5 miss=()
+  local t=$1 j=$2 x_pt=$3 x_nbd=$4 x_vol=$5 x_qsd=$6 miss=() n
   case $t in
+    mpathfs-nbd-*)  # issue 14: 4k >= 3x nbdfuse and qsd, 1M >= 1.5x both
+      [[ $x_nbd == - && $x_qsd == - ]] && { echo ""; return; }
+      n=1.5
+      [[ $j == rand* ]] && n=3
+      lt "$x_nbd" "$n" && miss+=("nbdfuse<$n")
+      lt "$x_qsd" "$n" && miss+=("qsd<$n")
+      ;;
+    mpathfs-iscsi-*)  # issue 15: >= 2x qsd on every job
+      [[ $x_qsd == - ]] && { echo ""; return; }
+      lt "$x_qsd" 2 && miss+=("qsd<2")
+      ;;
     mpathfs-*)
       [[ $x_pt == - && $x_nbd == - ]] && { echo ""; return; }
       if [[ $x_pt != - ]] && awk -v r="$x_pt" -v n="$(need_pt "$j")" 'BEGIN{exit !(r < n)}'; then miss+=("ptll<$(need_pt "$j")"); fi
@@ -319,33 +571,47 @@ check() {
 
 ROWS=()
 # shellcheck disable=SC2059  # one format for the header and the rows
-FMT='%-15s %-10s %9s %8s %6s %7s %7s %7s %7s %8s %8s  %s\n'
+FMT='%-20s %-10s %9s %8s %6s %7s %7s %7s %7s %7s %8s %8s  %s\n'
 echo
 # shellcheck disable=SC2059
-printf "$FMT" target job MiB/s IOPS "+-%" x_raw x_ptll x_nbd x_vol srv_us/io fio_us/io check
-printf '%s\n' "-------------------------------------------------------------------------------------------------------------------"
+printf "$FMT" target job MiB/s IOPS "+-%" x_raw x_ptll x_nbd x_qsd x_vol srv_us/io fio_us/io check
+printf '%s\n' "-------------------------------------------------------------------------------------------------------------------------------"
 for t in "${TARGETS[@]}"; do
+  if [[ -n ${NA[$t]:-} ]]; then
+    printf '%-20s %-10s %s\n' "$t" all "${NA[$t]}"
+    ROWS+=("$(jq -cn --arg t "$t" --arg na "${NA[$t]}" '{target: $t, na: $na}')")
+    continue
+  fi
   for j in "${JOBS[@]}"; do
     k=$t.$j
-    [[ -n ${BW[$k]:-} ]] || { printf '%-15s %-10s %10s\n' "$t" "$j" failed; continue; }
+    [[ -n ${BW[$k]:-} ]] || { printf '%-20s %-10s %10s\n' "$t" "$j" failed; continue; }
     mib=$(awk -v b="${BW[$k]}" 'BEGIN{printf "%.1f", b/1048576}')
     iops=$(printf '%.0f' "${IOPS[$k]}")
     x_raw=$(ratio "${BW[$k]}" "${BW[raw.$j]:-}")
     x_pt=$(ratio "${BW[$k]}" "${BW[passthrough_ll.$j]:-}")
-    x_nbd=-
-    [[ $j == rand* ]] && x_nbd=$(ratio "${BW[$k]}" "${BW[nbdfuse.$j]:-}")
+    x_nbd=- x_qsd=-
+    c_nbd=$(nbdfuse_of "$t") c_qsd=$(qsd_of "$t")
+    # The local rows: 4k only (issue 6); the network rows: every job (issues 14, 15).
+    if [[ $c_nbd == nbdfuse ]]; then
+      [[ $j == rand* ]] && x_nbd=$(ratio "${BW[$k]}" "${BW[nbdfuse.$j]:-}")
+    elif [[ -n $c_nbd && $t != "$c_nbd" ]]; then
+      x_nbd=$(ratio "${BW[$k]}" "${BW[$c_nbd.$j]:-}")
+    fi
+    [[ -n $c_qsd ]] && x_qsd=$(ratio "${BW[$k]}" "${BW[$c_qsd.$j]:-}")
     x_vol=-
     [[ $t == loop ]] && x_vol=$(ratio "${BW[$k]}" "${BW[mpathfs-aa.$j]:-}")
     [[ $t == loop-ptll ]] && x_vol=$(ratio "${BW[$k]}" "${BW[passthrough_ll.$j]:-}")
-    c=$(check "$t" "$j" "$x_pt" "$x_nbd" "$x_vol")
+    c=$(check "$t" "$j" "$x_pt" "$x_nbd" "$x_vol" "$x_qsd")
     # shellcheck disable=SC2059
-    printf "$FMT" "$t" "$j" "$mib" "$iops" "${SPREAD[$k]}" "$x_raw" "$x_pt" "$x_nbd" "$x_vol" "${SRV_US[$k]:--}" "${FIO_US[$k]}" "$c"
+    printf "$FMT" "$t" "$j" "$mib" "$iops" "${SPREAD[$k]}" "$x_raw" "$x_pt" "$x_nbd" "$x_qsd" "$x_vol" "${SRV_US[$k]:--}" "${FIO_US[$k]}" "$c"
     ROWS+=("$(jq -cn --arg t "$t" --arg j "$j" --argjson bw "${BW[$k]}" --argjson iops "${IOPS[$k]}" \
-      --arg xr "$x_raw" --arg xp "$x_pt" --arg xn "$x_nbd" --arg xv "$x_vol" --arg c "$c" \
+      --arg xr "$x_raw" --arg xp "$x_pt" --arg xn "$x_nbd" --arg xq "$x_qsd" --arg xv "$x_vol" --arg c "$c" \
+      --arg cn "$c_nbd" --arg cq "$c_qsd" \
       --arg sp "${SPREAD[$k]}" --arg su "${SRV_US[$k]:--}" --arg fu "${FIO_US[$k]}" --arg all "${ALL_BW[$k]%,}" '
       def num: if . == "-" then null else tonumber end;
       {target: $t, job: $j, mib_s: ($bw / 1048576 * 10 | round / 10), iops: ($iops | round), bw_bytes: $bw,
-       x_raw: ($xr | num), x_passthrough_ll: ($xp | num), x_nbdfuse: ($xn | num), x_volume: ($xv | num),
+       x_raw: ($xr | num), x_passthrough_ll: ($xp | num), x_nbdfuse: ($xn | num), x_qsd: ($xq | num), x_volume: ($xv | num),
+       nbdfuse_row: (if $cn == "" then null else $cn end), qsd_row: (if $cq == "" then null else $cq end),
        spread_pct: ($sp | num), server_cpu_us_per_io: ($su | num), fio_cpu_us_per_io: ($fu | num),
        bw_bytes_rounds: ($all | split(",") | map(tonumber)),
        check: (if $c == "" then null else $c end)}')")
@@ -354,10 +620,17 @@ done
 echo
 echo "x_raw/x_ptll/x_nbd: MiB/s as a ratio to raw / passthrough_ll / nbdfuse (4k jobs); x_vol: loop vs mpathfs-aa"
 echo "     (loop-ptll vs passthrough_ll: a loop device's price over any FUSE file)."
+echo "     Network rows: x_nbd = vs nbdfuse-unix / nbdfuse-tcp, x_qsd = vs qsd-nbd-unix / qsd-nbd-tcp / qsd-iscsi"
+echo "     (same server, same transport), every job."
 echo "+-%: (max-min)/median over $REPEAT round(s); srv_us/io, fio_us/io: CPU microseconds per I/O used by the serving"
 echo "     daemon(s) (all threads; for loop targets: the daemon only, not the loop kworker) and by fio (incl. its kernel time)."
 echo "check: issue 6 targets (mpathfs >= 3.0/1.1/1.2/1.3x passthrough_ll for seqread/seqwrite/randread/randwrite,"
-echo "       4k >= 5x nbdfuse; loop >= 0.9x the volume file)."
+echo "       4k >= 5x nbdfuse; loop >= 0.9x the volume file); issue 14 (mpathfs-nbd-*: 4k >= 3x, 1M >= 1.5x nbdfuse"
+echo "       and qsd of the same transport); issue 15 (mpathfs-iscsi-*: >= 2x qsd-iscsi on every job)."
+if wants_any '*-nbd-tcp*' || wants nbdfuse-tcp || wants_any '*-iscsi*'; then
+  echo "network: namespace with veth links 169.254.$NET_A.0/30 and 169.254.$NET_B.0/30 (no shaping); nbdkit $(nbdkit --version | awk '{print $2}')," \
+    "$(qemu-storage-daemon --version 2>/dev/null | head -n 1 | awk '{print "qemu-storage-daemon", $3}'), tgtd $(tgtd --version 2>/dev/null | head -n 1)"
+fi
 [[ -n ${NOTE[loop]:-} ]] && echo "loop: ${NOTE[loop]}"
 [[ -n ${NOTE[loop-ptll]:-} ]] && echo "loop-ptll: ${NOTE[loop-ptll]}"
 echo "fio $(fio --version | sed 's/^fio-//'), runtime ${RUNTIME}s (+${RAMP}s ramp), size $SIZE, kernel $(uname -r), $(nproc) CPUs;" \
