@@ -329,3 +329,38 @@ bench_tgtd_down() {
   done
   BENCH_TGTD=()
 }
+
+# bench_mpathfs_up MPATHFS OPTS CFG MNT LOG WHAT : starts the daemon on CFG at
+# MNT (volume v) and waits for MNT/v.  If the daemon refuses the paths' form
+# (a build without that backend: "... paths are not built in"), returns 2 with
+# BENCH_NA="n/a (this mpathfs has no WHAT paths)"; other failures are fatal.
+BENCH_NA=""
+bench_mpathfs_up() {
+  local bin=$1 mo=$2 cfg=$3 mnt=$4 log=$5 what=$6 pid i
+  local re='not built in|neither absolute|unknown path|not supported'
+  mkdir -p "$mnt"
+  bench_spawn "$log.stderr" "$bin" -f -o "${mo:+$mo,}log=$log" "$cfg" "$mnt"
+  pid=$BENCH_LAST_PID
+  # shellcheck disable=SC2034  # for the caller
+  BENCH_MPATHFS_PID=$pid
+  for ((i = 0; i < 150; i++)); do
+    mountpoint -q "$mnt" && [[ -e $mnt/v ]] && { BENCH_FUSE+=("$mnt"); return 0; }
+    # Gone, or mounted for 3 s without the volume: did it refuse the form?
+    if ! kill -0 "$pid" 2>/dev/null || { mountpoint -q "$mnt" && ((i >= 30)); }; then
+      mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
+      if grep -Eqi "$re" "$log.stderr" "$log" 2>/dev/null; then
+        BENCH_NA="n/a (this mpathfs has no $what paths)"
+        bench_log "   $BENCH_NA: $(grep -Ehi -m1 "$re" "$log.stderr" "$log" 2>/dev/null | head -n 1 | cut -c1-160)"
+        return 2
+      fi
+      if ! kill -0 "$pid" 2>/dev/null; then
+        bench_log "--- $log.stderr, $log"
+        tail -n 20 "$log.stderr" "$log" >&2 2>/dev/null || true
+        bench_die "mpathfs exited before $mnt/v appeared"
+      fi
+    fi
+    sleep 0.1
+  done
+  mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
+  bench_die "timed out waiting for $mnt/v"
+}

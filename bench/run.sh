@@ -352,37 +352,20 @@ setup_qsd-iscsi() {
 # that refuses the path's form (no such backend in this build) makes the row
 # n/a, not a failure.
 setup_mpathfs_net() {
-  local name=$1 mode=$2 mnt=$T/m-$1 cfg=$T/$1.json log=$T/log/$1.log i
+  local name=$1 mode=$2 what
   shift 2
-  mkdir -p "$mnt"
   jq -n --arg mode "$mode" '{options: {}, volumes: [{name: "v", mode: $mode, paths: $ARGS.positional}]}' \
-    --args "$@" >"$cfg"
-  local mo="log=$log"
-  [[ -n $MPATHFS_OPTS ]] && mo="$MPATHFS_OPTS,$mo"
-  bench_spawn "$log.stderr" "$MPATHFS" -f -o "$mo" "$cfg" "$mnt"
-  local pid=$BENCH_LAST_PID
-  SERVER_PIDS+=("$pid")
-  for ((i = 0; i < 150; i++)); do
-    mountpoint -q "$mnt" && [[ -e $mnt/v ]] && break
-    if ! kill -0 "$pid" 2>/dev/null || { mountpoint -q "$mnt" && ((i >= 30)); }; then
-      # Gone, or mounted without the volume: did it refuse the path's form?
-      if grep -Eqi 'not built in|neither absolute|unknown path|not supported' "$log.stderr" "$log" 2>/dev/null; then
-        TARGET_NA="n/a (this mpathfs has no ${name#mpathfs-} paths: $(grep -Ehi -m1 'not built in|neither absolute|unknown path|not supported' "$log.stderr" "$log" 2>/dev/null | head -n 1 | cut -c1-120))"
-        mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
-        return 0
-      fi
-      if ! kill -0 "$pid" 2>/dev/null; then
-        bench_log "--- $log.stderr"
-        tail -n 20 "$log.stderr" "$log" >&2 2>/dev/null || true
-        bench_die "mpathfs exited before $mnt/v appeared"
-      fi
-    fi
-    sleep 0.1
-  done
-  mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
-  [[ -e $mnt/v ]] || bench_die "timed out waiting for $mnt/v"
-  TARGET_FILE=$mnt/v
-  echo "$pid" >"$T/$name.pid"
+    --args "$@" >"$T/$name.json"
+  case $name in *-iscsi-*) what=iSCSI ;; *) what=NBD ;; esac
+  local rc=0
+  bench_mpathfs_up "$MPATHFS" "$MPATHFS_OPTS" "$T/$name.json" "$T/m-$name" "$T/log/$name.log" "$what" || rc=$?
+  SERVER_PIDS+=("$BENCH_MPATHFS_PID")
+  if ((rc == 2)); then
+    TARGET_NA=$BENCH_NA
+    return 0
+  fi
+  TARGET_FILE=$T/m-$name/v
+  echo "$BENCH_MPATHFS_PID" >"$T/$name.pid"
 }
 nbd_unix_uri() { echo "nbd+unix:///$1?socket=$NBD_SOCK"; }  # export name $1: the file plugin ignores it
 nbd_tcp_uri() { echo "nbd://$(link_addr "$1"):$NBD_PORT/$2"; }
@@ -434,7 +417,6 @@ run_target() {
   bench_log "== $t"
   "setup_$t"
   if [[ -n $TARGET_NA ]]; then
-    bench_log "   $TARGET_NA"
     echo "$TARGET_NA" >"$out/$t.na"
     return 0
   fi
