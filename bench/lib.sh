@@ -94,7 +94,7 @@ bench_wait_socket() {
 
 bench_kill_pid() {
   local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
   # Unmounted daemons exit on their own; give them a moment first.
   for ((i = 0; i < 30; i++)); do
     kill -0 "$pid" 2>/dev/null || break
@@ -324,7 +324,7 @@ bench_tgtd_down() {
       done
       kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
     fi
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
     rm -f "/var/run/tgtd/socket.$port" "/var/run/tgtd/socket.$port.lock"
   done
   BENCH_TGTD=()
