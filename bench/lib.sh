@@ -330,40 +330,46 @@ bench_tgtd_down() {
   BENCH_TGTD=()
 }
 
-# bench_mpathfs_up MPATHFS OPTS CFG MNT LOG WHAT : starts the daemon on CFG at
-# MNT (volume v) and waits for MNT/v.  If the daemon refuses the paths' form
-# (a build without that backend: "... paths are not built in", or one that
-# takes the URI for a relative file name), returns 2 with
-# BENCH_NA="n/a (this mpathfs has no WHAT paths)"; other failures are fatal.
+# bench_mpathfs_up MPATHFS OPTS MNT LOG WHAT MODE PATH... : starts the daemon
+# with no config at MNT, then `mpathfs create [-A|-R] -m MNT v PATH...` (the
+# CLI keeps URIs as they are; the daemon's config loader of main takes a
+# non-absolute word for a file relative to the config), and waits for MNT/v.
+# MODE: active-active, active-passive or active-read.  If the daemon refuses
+# the paths' form (a build without that backend: "... paths are not built
+# in"), returns 2 with BENCH_NA="n/a (this mpathfs has no WHAT paths)"; other
+# failures are fatal.  Sets BENCH_MPATHFS_PID.
 BENCH_NA=""
 bench_mpathfs_up() {
-  local bin=$1 mo=$2 cfg=$3 mnt=$4 log=$5 what=$6 pid i
-  # Its words for "no such backend"; and a build whose config loader does not
-  # know URIs yet takes one for a file name relative to the config's directory.
+  local bin=$1 mo=$2 mnt=$3 log=$4 what=$5 mode=$6 pid i flag=()
+  shift 6
   local re='not built in|neither absolute|unknown path|not supported|cannot open path [^ ]*/(nbds?(\+unix)?|iscsi):/'
+  case $mode in
+    active-active) flag=(-A) ;;
+    active-read) flag=(-R) ;;
+    active-passive) ;;
+    *) bench_die "bench_mpathfs_up: mode $mode" ;;
+  esac
   mkdir -p "$mnt"
-  bench_spawn "$log.stderr" "$bin" -f -o "${mo:+$mo,}log=$log" "$cfg" "$mnt"
+  bench_spawn "$log.stderr" "$bin" -f -o "${mo:+$mo,}log=$log" none "$mnt"
   pid=$BENCH_LAST_PID
   # shellcheck disable=SC2034  # for the caller
   BENCH_MPATHFS_PID=$pid
-  for ((i = 0; i < 150; i++)); do
-    mountpoint -q "$mnt" && [[ -e $mnt/v ]] && { BENCH_FUSE+=("$mnt"); return 0; }
-    # Gone, or mounted for 3 s without the volume: did it refuse the form?
-    if ! kill -0 "$pid" 2>/dev/null || { mountpoint -q "$mnt" && ((i >= 30)); }; then
-      mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
-      if grep -Eqi "$re" "$log.stderr" "$log" 2>/dev/null; then
-        BENCH_NA="n/a (this mpathfs has no $what paths)"
-        bench_log "   $BENCH_NA: $(grep -Ehi -m1 "$re" "$log.stderr" "$log" 2>/dev/null | head -n 1 | cut -c1-160)"
-        return 2
-      fi
-      if ! kill -0 "$pid" 2>/dev/null; then
-        bench_log "--- $log.stderr, $log"
-        tail -n 20 "$log.stderr" "$log" >&2 2>/dev/null || true
-        bench_die "mpathfs exited before $mnt/v appeared"
-      fi
+  bench_wait_mount "$mnt" "$mnt/ctl" "$pid" "$log.stderr"
+  if ! "$bin" create "${flag[@]}" -m "$mnt" v "$@" >"$log.create" 2>&1; then
+    sleep 0.2  # the CLI's message points to the daemon's log for the cause
+    if grep -Eqi "$re" "$log.create" "$log" 2>/dev/null; then
+      BENCH_NA="n/a (this mpathfs has no $what paths)"
+      bench_log "   $BENCH_NA: ...$(grep -Ehi -m1 "$re" "$log.create" "$log" 2>/dev/null | head -n 1 | rev | cut -c1-110 | rev)"
+      return 2
     fi
+    bench_log "--- mpathfs create ${flag[*]} -m $mnt v $*"
+    cat "$log.create" >&2
+    tail -n 5 "$log" >&2 2>/dev/null
+    bench_die "mpathfs create failed"
+  fi
+  for ((i = 0; i < 100; i++)); do
+    [[ -e $mnt/v ]] && return 0
     sleep 0.1
   done
-  mountpoint -q "$mnt" && BENCH_FUSE+=("$mnt")
   bench_die "timed out waiting for $mnt/v"
 }

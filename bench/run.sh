@@ -352,13 +352,10 @@ setup_qsd-iscsi() {
 # that refuses the path's form (no such backend in this build) makes the row
 # n/a, not a failure.
 setup_mpathfs_net() {
-  local name=$1 mode=$2 what
+  local name=$1 mode=$2 what rc=0
   shift 2
-  jq -n --arg mode "$mode" '{options: {}, volumes: [{name: "v", mode: $mode, paths: $ARGS.positional}]}' \
-    --args "$@" >"$T/$name.json"
   case $name in *-iscsi-*) what=iSCSI ;; *) what=NBD ;; esac
-  local rc=0
-  bench_mpathfs_up "$MPATHFS" "$MPATHFS_OPTS" "$T/$name.json" "$T/m-$name" "$T/log/$name.log" "$what" || rc=$?
+  bench_mpathfs_up "$MPATHFS" "$MPATHFS_OPTS" "$T/m-$name" "$T/log/$name.log" "$what" "$mode" "$@" || rc=$?
   SERVER_PIDS+=("$BENCH_MPATHFS_PID")
   if ((rc == 2)); then
     TARGET_NA=$BENCH_NA

@@ -172,12 +172,10 @@ measure_mpathfs() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     BENCH_PIDS=() BENCH_FUSE=() BENCH_LOOPS=()
-    jq -n '{options: {}, volumes: [{name: "v", mode: "active-active", paths: $ARGS.positional}]}' \
-      --args "$@" >"$T/$name.json"
     what=NBD
     [[ $PATHS == iscsi ]] && what=iSCSI
     rc=0
-    bench_mpathfs_up "$MPATHFS" "$MPATHFS_OPTS" "$T/$name.json" "$T/m-$name" "$T/log/$name.log" "$what" || rc=$?
+    bench_mpathfs_up "$MPATHFS" "$MPATHFS_OPTS" "$T/m-$name" "$T/log/$name.log" "$what" active-active "$@" || rc=$?
     ((rc == 2)) && { echo "n/a"; exit 0; }
     measure "$name" "$T/m-$name/v"
   )
