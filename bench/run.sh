@@ -502,20 +502,22 @@ ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a == "" || b == "" || b + 
 need_pt() {
   case $1 in seqread) echo 3.0 ;; seqwrite) echo 1.1 ;; randread) echo 1.2 ;; randwrite) echo 1.3 ;; esac
 }
-# The natural competitors of a network row: nbdfuse and qemu-storage-daemon
-# on the same server ("" where there is none).
+# The natural competitors of a row: nbdfuse and qemu-storage-daemon on the
+# same server and transport ("" where there is none).  The local rows keep
+# their issue-6 reference, the nbdfuse target (4k jobs only).
 nbdfuse_of() {
   case $1 in
     *-nbd-unix* | nbdfuse-unix) echo nbdfuse-unix ;;
     *-nbd-tcp* | nbdfuse-tcp) echo nbdfuse-tcp ;;
-    mpathfs-ap | mpathfs-aa | mpathfs-ar) echo nbdfuse ;;
+    *-iscsi*) echo "" ;;
+    *) echo nbdfuse ;;
   esac
 }
 qsd_of() {
   case $1 in
-    mpathfs-nbd-unix-*) echo qsd-nbd-unix ;;
-    mpathfs-nbd-tcp-*) echo qsd-nbd-tcp ;;
-    mpathfs-iscsi-*) echo qsd-iscsi ;;
+    *-nbd-unix* | nbdfuse-unix) echo qsd-nbd-unix ;;
+    *-nbd-tcp* | nbdfuse-tcp) echo qsd-nbd-tcp ;;
+    *-iscsi*) echo qsd-iscsi ;;
   esac
 }
 # lt X N: X is a ratio below N
@@ -573,7 +575,7 @@ for t in "${TARGETS[@]}"; do
     # The local rows: 4k only (issue 6); the network rows: every job (issues 14, 15).
     if [[ $c_nbd == nbdfuse ]]; then
       [[ $j == rand* ]] && x_nbd=$(ratio "${BW[$k]}" "${BW[nbdfuse.$j]:-}")
-    elif [[ -n $c_nbd && $t != "$c_nbd" ]]; then
+    elif [[ -n $c_nbd ]]; then
       x_nbd=$(ratio "${BW[$k]}" "${BW[$c_nbd.$j]:-}")
     fi
     [[ -n $c_qsd ]] && x_qsd=$(ratio "${BW[$k]}" "${BW[$c_qsd.$j]:-}")
