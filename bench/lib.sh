@@ -21,7 +21,7 @@ bench_die() {
 bench_need() {
   local c
   for c in "$@"; do
-    command -v "$c" >/dev/null 2>&1 || bench_die "'$c' not found (Debian: fio nbdkit nbdfuse fuse3 libfuse3-dev jq util-linux)"
+    command -v "$c" >/dev/null 2>&1 || bench_die "'$c' not found (Debian: fio nbdkit libnbd-bin fuse3 libfuse3-dev jq util-linux; network targets: qemu-system-common qemu-block-extra tgt iproute2)"
   done
 }
 
