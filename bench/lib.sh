@@ -332,7 +332,7 @@ bench_tgtd_down() {
 
 # bench_mpathfs_up MPATHFS OPTS MNT LOG WHAT MODE PATH... : starts the daemon
 # with no config at MNT, then `mpathfs create [-A|-R] -m MNT v PATH...` (the
-# CLI keeps URIs as they are; the daemon's config loader of main takes a
+# CLI keeps URIs as they are; the daemon's config loader before 5695ab6 took a
 # non-absolute word for a file relative to the config), and waits for MNT/v.
 # MODE: active-active, active-passive or active-read.  If the daemon refuses
 # the paths' form (a build without that backend: "... paths are not built
