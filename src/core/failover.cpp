@@ -31,7 +31,8 @@
 //                   |                                              |  the failure count and a hold-down
 //  checker          | failback=immediate or N (up N s), not held   | working
 //                   | down, not gone, not admin-held               |
-//  last resort      | a request chose it after (*) and it answered;| working
+//  last resort      | a request (or a flush with no working path)  |
+//                   | chose it after (*) and it answered;          || working
 //                   | not gone, not admin-held                     |
 //
 //  Failing the ACTIVE path moves ACTIVE to the next working path in join

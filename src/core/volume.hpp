@@ -102,6 +102,7 @@ class Volume {
     std::array<uint64_t, kMaxPaths> tickets{};  // 0: no flusher thread; flushed inline
     std::array<int, kMaxPaths> inline_rc{};
     size_t n = 0;
+    bool last_resort = false;  // no working path: FAIL ones asked (restore-all)
   };
   FlushTickets begin_flush() noexcept;
   // deadline_ns: on this volume's clock (flush_deadline()).

@@ -7,6 +7,8 @@
 #include "core/errno_class.hpp"
 #include "core/volume.hpp"
 
+#include <algorithm>
+
 namespace mpathfs {
 
 uint64_t Volume::flush_deadline() const noexcept { return clock_.deadline_after_ns(io_timeout_ns_); }
@@ -14,8 +16,13 @@ uint64_t Volume::flush_deadline() const noexcept { return clock_.deadline_after_
 Volume::FlushTickets Volume::begin_flush() noexcept {
   FlushTickets t;
   t.set = load_set();
+  // gmultipath's restore-all rule, for a flush: with no working path, every
+  // FAIL path that may come back (not gone, not failed by the admin) is
+  // asked, and one that flushes is restored — as a request would retry them.
+  t.last_resort = std::none_of(t.set->paths.begin(), t.set->paths.end(), [](auto& p) { return p->good(); });
   for (auto& p : t.set->paths) {
-    if (!p->good() || t.n == t.paths.size()) continue;
+    const bool usable = t.last_resort ? !p->lost() && !p->admin_failed() : p->good();
+    if (!usable || t.n == t.paths.size()) continue;
     t.paths[t.n] = p.get();
     if (auto ticket = p->flusher().request()) {
       t.tickets[t.n] = *ticket;
@@ -37,8 +44,10 @@ int Volume::end_flush(const FlushTickets& t, uint64_t deadline) noexcept {
     std::optional<int> rc = t.tickets[i] ? p.flusher().wait(t.tickets[i], deadline, clock_) : t.inline_rc[i];
     if (rc && *rc == 0) {
       ++ok;
+      if (t.last_resort) revive(p);
       continue;
     }
+    if (t.last_resort) continue;  // already FAIL: nothing more to fail
     const int err = rc ? -*rc : ETIMEDOUT;
     if (rc && p.io().classify(err) == FaultClass::kRequest) continue;  // an answer about the request, not the path
     std::lock_guard lk(mu_);

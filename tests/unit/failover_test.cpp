@@ -250,10 +250,18 @@ TEST_CASE("flush fails with EIO only if no path could flush", "[failover][flush]
   fv.io(0).sync_errno = EIO;
   fv.io(1).sync_errno = EIO;
   CHECK(fv.vol->flush() == -EIO);
+  // No working path: the FAIL paths are asked (the restore-all rule, as a
+  // request would retry them); one that flushes is back.
   FakeVolume broken(2);
   break_volume(broken);
+  broken.io(0).sync_errno = EIO;
+  broken.io(1).sync_errno = EIO;
   CHECK(broken.vol->flush() == -EIO);
-  CHECK(broken.io(0).syncs + broken.io(1).syncs == 0);
+  CHECK(broken.io(0).syncs + broken.io(1).syncs == 2);
+  CHECK(broken.vol->status().state == VolumeState::kBroken);
+  broken.io(1).sync_errno = 0;
+  CHECK(broken.vol->flush() == 0);
+  CHECK(broken.vol->status().state != VolumeState::kBroken);
 }
 
 TEST_CASE("flush errors on every path leave a working path (gmultipath fault logic)", "[failover][flush]") {
