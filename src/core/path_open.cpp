@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "core/iscsi/iscsi_path_io.hpp"
+
 namespace mpathfs {
 
 namespace {
@@ -68,7 +70,7 @@ Result<std::unique_ptr<PathIo>> open_path(const std::string& word, const OpenOpt
   switch (path_form(word)) {
     case PathForm::kPosix: return open_posix_path(word, opt);
     case PathForm::kNbd: return err_inval("path " + redact_secrets(word) + ": NBD paths are not built in");
-    case PathForm::kIscsi: return err_inval("path " + redact_secrets(word) + ": iSCSI paths are not built in");
+    case PathForm::kIscsi: return open_iscsi_path(word, opt);
     case PathForm::kUnknown: break;
   }
   return err_inval("path " + redact_secrets(word) +

@@ -35,6 +35,7 @@ struct PathStatus {
   int inflight = 0;
   double mean_latency_us = 0;
   std::optional<std::string> last_error;  // "EIO", ... ; nullopt if none yet
+  std::string wwid;      // the device identifier (iSCSI: VPD 0x83), empty if none
 };
 
 struct VolumeStatus {

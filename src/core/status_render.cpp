@@ -97,6 +97,8 @@ std::string render_volume_text(const VolumeStatus& v) {
                   p.inflight, p.mean_latency_us);
     out += pad(escape_word(p.path), wpath) + line + (p.last_error ? escape_word(*p.last_error) : "-") +
            (p.lost ? " (gone)" : "") + "\n";
+    // The device identifier on a line of its own: only paths that have one.
+    if (!p.wwid.empty()) out += "    wwid " + escape_word(p.wwid) + "\n";
   }
   return out;
 }
@@ -118,6 +120,7 @@ nlohmann::json volume_to_json(const VolumeStatus& v) {
         {"checker", escape_word(p.checker)},
         {"lost", p.lost},
         {"direct", p.direct},
+        {"wwid", p.wwid.empty() ? nlohmann::json(nullptr) : nlohmann::json(escape_word(p.wwid))},
     });
   }
   return {

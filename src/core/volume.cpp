@@ -265,6 +265,7 @@ VolumeStatus Volume::status() const {
     ps.inflight = p->inflight();
     ps.mean_latency_us = c.completed ? static_cast<double>(c.latency_ns) / c.completed / 1000.0 : 0.0;
     if (int e = p->last_error()) ps.last_error = std::string(errno_name(e));
+    ps.wwid = p->io().device_id();
     s.paths.push_back(std::move(ps));
   }
   return s;
