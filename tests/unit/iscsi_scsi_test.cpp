@@ -151,7 +151,8 @@ TEST_CASE("iscsi word: our parameters, secret files", "[iscsi]") {
   auto ok = parse_target("iscsi://user@h/iqn.x/1?secret-file=" + f);
   REQUIRE(ok);
   CHECK(ok->password == "s3cret-Secret");
-  CHECK(ok->url == "iscsi://user@h/iqn.x/1");
+  CHECK(ok->url == "iscsi://h/iqn.x/1");
+  CHECK(ok->user == "user");
   CHECK(ok->shown.find("s3cret") == std::string::npos);
   CHECK(parse_target("iscsi://h/iqn.x/1?secret-file=" + f).error().code == EINVAL);         // no user
   CHECK(parse_target("iscsi://u%pw@h/iqn.x/1?secret-file=" + f).error().code == EINVAL);    // two secrets

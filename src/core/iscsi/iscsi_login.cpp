@@ -71,14 +71,13 @@ Result<Login> login(const Target& t) {
   iscsi_set_noautoreconnect(ctx, 1);
   iscsi_set_timeout(ctx, kPduTimeoutS);
   iscsi_set_tcp_syncnt(ctx, 2);  // a silent portal: connect gives up after ~7 s, not 2 min
-  const std::string& pw = t.password.empty() ? std::string(url->passwd) : t.password;
-  if (url->user[0] && iscsi_set_initiator_username_pwd(ctx, url->user, pw.c_str()) != 0)
+  if (!t.user.empty() && iscsi_set_initiator_username_pwd(ctx, t.user.c_str(), t.password.c_str()) != 0)
     return fail(EINVAL, "cannot set the CHAP user");
   if (iscsi_full_connect_sync(ctx, url->portal, url->lun) != 0) {
     const std::string err = iscsi_get_error(ctx);
     const int e = errno_of(err);
     std::string what = e == EACCES ? "login refused by the target: CHAP authentication failed (user '" +
-                                         std::string(url->user) + "', wrong or missing secret)"
+                                         t.user + "', wrong or missing secret)"
                                    : "cannot log in to " + std::string(url->portal) + ": " + err;
     return fail(e, what);
   }

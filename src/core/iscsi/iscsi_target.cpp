@@ -60,6 +60,18 @@ Result<Target> parse_target(const std::string& word) {
   if (word.rfind("iscsi://", 0) != 0) return err_inval("path " + t.shown + " is not an iscsi:// URI");
   const size_t q = word.find('?');
   t.url = word.substr(0, q);
+  // USER[%PASSWORD]@ is taken here, not by libiscsi: 1.19 drops a user
+  // given without a password, and the secret may come from a file.
+  const size_t auth = 8;
+  const size_t slash = t.url.find('/', auth);
+  const size_t at = t.url.rfind('@', slash == std::string::npos ? t.url.size() : slash);
+  if (at != std::string::npos && at >= auth) {
+    const std::string cred = t.url.substr(auth, at - auth);
+    const size_t pct = cred.find('%');
+    t.user = cred.substr(0, pct);
+    if (pct != std::string::npos) t.password = cred.substr(pct + 1);
+    t.url.erase(auth, at + 1 - auth);
+  }
   if (q == std::string::npos) return t;
   std::string secret_file;
   size_t i = q + 1;
@@ -81,12 +93,8 @@ Result<Target> parse_target(const std::string& word) {
     i = end + 1;
   }
   if (!secret_file.empty()) {
-    const size_t auth = t.url.find("://") + 3;
-    const size_t at = t.url.find('@', auth);
-    const size_t slash = t.url.find('/', auth);
-    if (at == std::string::npos || (slash != std::string::npos && at > slash))
-      return err_inval("path " + t.shown + ": secret-file needs a user name (iscsi://USER@HOST/...)");
-    if (t.url.find('%', auth) < at)
+    if (t.user.empty()) return err_inval("path " + t.shown + ": secret-file needs a user name (iscsi://USER@HOST/...)");
+    if (!t.password.empty())
       return err_inval("path " + t.shown + ": a password in the URI and a secret-file; give one");
     auto s = read_secret_file(secret_file);
     if (!s) return Error{s.error().code, "path " + t.shown + ": " + s.error().msg};

@@ -23,8 +23,9 @@ namespace mpathfs::iscsi {
 inline constexpr const char* kInitiatorPrefix = "iqn.2026-12.org.mpathfs:initiator";
 
 struct Target {
-  std::string url;        // for iscsi_parse_full_url: without our parameters
-  std::string password;   // from secret-file; empty: the URI's own, if any
+  std::string url;        // for iscsi_parse_full_url: without credentials or our parameters
+  std::string user;       // CHAP user, empty for none
+  std::string password;   // from the URI or the secret-file
   std::string initiator;  // IQN
   std::string shown;      // the word without secrets, for messages
 };
