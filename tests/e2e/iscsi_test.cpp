@@ -55,7 +55,7 @@ std::vector<std::string> fio_args(const std::string& file, const std::string& rw
                                   const std::string& log_dir) {
   return {"fio", "--name=iscsi", "--filename=" + file, "--rw=" + rw, "--bs=16k", "--direct=1",
           "--ioengine=libaio", "--iodepth=8", "--size=" + std::to_string(kLun), "--time_based",
-          "--runtime=" + std::to_string(runtime), "--verify=crc32c", "--verify_fatal=1", "--do_verify=1",
+          "--runtime=" + std::to_string(runtime), "--verify=crc32c", "--verify_fatal=1", "--do_verify=1", "--verify_state_save=0",
           "--output-format=json", "--output=" + log_dir + "/fio.json"};
 }
 
