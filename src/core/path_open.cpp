@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "core/nbd/nbd_path_io.hpp"
+#include "core/iscsi/iscsi_path_io.hpp"
 
 namespace mpathfs {
 
@@ -70,7 +71,7 @@ Result<std::unique_ptr<PathIo>> open_path(const std::string& word, const OpenOpt
   switch (path_form(word)) {
     case PathForm::kPosix: return open_posix_path(word, opt);
     case PathForm::kNbd: return open_nbd_path(word, opt);
-    case PathForm::kIscsi: return err_inval("path " + redact_secrets(word) + ": iSCSI paths are not built in");
+    case PathForm::kIscsi: return open_iscsi_path(word, opt);
     case PathForm::kUnknown: break;
   }
   return err_inval("path " + redact_secrets(word) +

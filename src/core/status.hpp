@@ -44,6 +44,7 @@ struct PathStatus {
   HistogramSnapshot read_latency_interval, write_latency_interval;
   // multipathd's per-path events (path.hpp Path::Events).
   uint64_t failures = 0, io_timeouts = 0, rescued = 0;
+  std::string wwid;      // the device identifier (iSCSI: VPD 0x83), empty if none
 };
 
 struct VolumeStatus {

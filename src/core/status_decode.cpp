@@ -70,6 +70,11 @@ Result<PathStatus> path_from_json(const json& j) {
     if (!last) return last.error();
     p.last_error = std::move(last.value());
   }
+  if (string_member(j, "wwid")) {
+    auto wwid = word_member(j, "wwid");
+    if (!wwid) return wwid.error();
+    p.wwid = std::move(wwid.value());
+  }
   p.lost = bool_member(j, "lost");
   p.direct = bool_member(j, "direct");
   p.reads = number_member<uint64_t>(j, "reads");

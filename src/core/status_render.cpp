@@ -155,6 +155,8 @@ std::string render_volume_text(const VolumeStatus& v) {
                   static_cast<unsigned long long>(p.failures), static_cast<unsigned long long>(p.io_timeouts));
     out += pad(escape_word(p.path), wpath) + line + (p.last_error ? escape_word(*p.last_error) : "-") +
            (p.lost ? " (gone)" : "") + "\n";
+    // The device identifier on a line of its own: only paths that have one.
+    if (!p.wwid.empty()) out += "    wwid " + escape_word(p.wwid) + "\n";
   }
   return out;
 }
@@ -183,6 +185,7 @@ nlohmann::json volume_to_json(const VolumeStatus& v) {
         {"rescued", p.rescued},
         {"latency", latency_pair(p.read_latency, p.write_latency, true)},
         {"interval_latency", latency_pair(p.read_latency_interval, p.write_latency_interval, false)},
+        {"wwid", p.wwid.empty() ? nlohmann::json(nullptr) : nlohmann::json(escape_word(p.wwid))},
     });
   }
   return {

@@ -328,6 +328,7 @@ VolumeStatus Volume::status() const {
     ps.failures = ev.failures;
     ps.io_timeouts = ev.io_timeouts;
     ps.rescued = ev.rescued;
+    ps.wwid = p->io().device_id();
     s.paths.push_back(std::move(ps));
   }
   add_stats(s);

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "core/metrics_render.hpp"
+#include "core/path_open.hpp"
 #include "core/status_render.hpp"
 #include "fuse/fs.hpp"
 #include "fuse/worker_pool.hpp"
@@ -14,9 +15,18 @@
 namespace mpathfs::fuse {
 namespace {
 
-// Printable, bounded rendering of what a user wrote, for log lines.
-std::string printable(std::string_view s) {
-  if (!s.empty() && s.back() == '\n') s.remove_suffix(1);
+// Printable, bounded rendering of what a user wrote, for log lines.  A
+// path URI's secret (iscsi://user%secret@...) never reaches the log.
+std::string printable(std::string_view raw) {
+  if (!raw.empty() && raw.back() == '\n') raw.remove_suffix(1);
+  std::string redacted;
+  for (size_t i = 0; i < raw.size();) {
+    const size_t end = std::min(raw.find_first_of(" \t\n", i), raw.size());
+    redacted += redact_secrets(raw.substr(i, end - i));
+    if (end < raw.size()) redacted.push_back(raw[end]);
+    i = end + 1;
+  }
+  const std::string_view s = redacted;
   std::string out;
   for (unsigned char c : s.substr(0, 200)) {
     if (c >= 0x20 && c < 0x7f) out.push_back(static_cast<char>(c));

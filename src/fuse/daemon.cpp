@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/path_open.hpp"
 #include "core/checker.hpp"
 #include "core/config.hpp"
 #include "core/device_monitor.hpp"
@@ -93,7 +94,8 @@ int run_daemon(const DaemonArgs& a) {
   const std::filesystem::path config_dir =
       a.source == "none" ? std::filesystem::path("/") : std::filesystem::absolute(a.source).parent_path();
   for (auto spec : cfg.volumes) {
-    // Relative paths in a config are relative to the config file; URIs are kept.
+    // Relative paths in a config are relative to the config file; a URI
+    // (iscsi://, nbd://) is no file name and stays as written.
     for (auto& p : spec.paths)
       if (!p.empty() && p[0] != '/' && !is_uri(p)) p = (config_dir / p).lexically_normal().string();
     if (auto s = reg.create(spec); !s)
