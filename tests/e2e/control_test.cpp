@@ -224,11 +224,11 @@ TEST_CASE("control: prefer and rotate move the ACTIVE path", "[control]") {
   CHECK(path_states(f.st("vol0")) == Strings{"ACTIVE", "PASSIVE", "PASSIVE"});
   // prefer of a failed path is refused (gmultipath: "Consumer is invalid"); nothing changes.
   REQUIRE(f.verb("vol0", "fail", p[1]) == 0);
-  std::string before = read_file(f.d.ctl("vol0", "status.json"));
+  std::string before = steady_status(f.d.ctl("vol0", "status.json"));
   int e = f.verb("vol0", "prefer", p[1]);
   CAPTURE(errno_name(e));
   CHECK(e != 0);
-  CHECK(read_file(f.d.ctl("vol0", "status.json")) == before);
+  CHECK(steady_status(f.d.ctl("vol0", "status.json")) == before);
 }
 
 TEST_CASE("control: add and remove keep join order", "[control]") {
@@ -267,9 +267,9 @@ TEST_CASE("control: add and remove keep join order", "[control]") {
   }
   SECTION("remove of the last path is refused with EBUSY") {
     REQUIRE(f.verb("vol0", "remove", p[0]) == 0);
-    std::string before = read_file(f.d.ctl("vol0", "status.json"));
+    std::string before = steady_status(f.d.ctl("vol0", "status.json"));
     CHECK(errno_name(f.verb("vol0", "remove", p[2])) == "EBUSY");
-    CHECK(read_file(f.d.ctl("vol0", "status.json")) == before);
+    CHECK(steady_status(f.d.ctl("vol0", "status.json")) == before);
     CHECK(exists(f.d.vol("vol0")));
   }
 }
@@ -408,8 +408,9 @@ TEST_CASE("control: refused writes fail with their errno and change nothing", "[
   };
 
   auto snapshot = [&] {
-    return f.d.status_text() + read_file(f.d.ctl("vol0", "status.json")) + read_file(f.d.ctl("vol1", "status.json")) +
-           read_file(f.d.ctl("vol2", "status.json")) + read_file(f.d.ctl("vol0", "no_path_retry"));
+    return f.d.status_text() + steady_status(f.d.ctl("vol0", "status.json")) +
+           steady_status(f.d.ctl("vol1", "status.json")) + steady_status(f.d.ctl("vol2", "status.json")) +
+           read_file(f.d.ctl("vol0", "no_path_retry"));
   };
   const std::string before = snapshot();
   for (auto& c : cases) {

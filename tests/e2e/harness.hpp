@@ -188,6 +188,10 @@ struct StatusTable {
 StatusTable parse_status(const std::string& text);
 
 json status_json(const std::string& mnt, const std::string& vol);
+// A status.json file's text without what moves by itself (the latency
+// window, when the checker last looked): equal before and after a refused
+// control write, which must change nothing.
+std::string steady_status(const std::string& status_json_file);
 // The entry of `path` in status.json's "paths"; throws when absent.
 const json& path_entry(const json& st, const std::string& path);
 std::string path_state(const json& st, const std::string& path);

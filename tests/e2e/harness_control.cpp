@@ -70,6 +70,15 @@ StatusTable parse_status(const std::string& text) {
   return t;
 }
 
+std::string steady_status(const std::string& file) {
+  json j = json::parse(read_file(file));
+  for (const char* k : {"interval_s", "interval_latency"}) j.erase(k);
+  if (j.contains("paths"))
+    for (auto& p : j["paths"])
+      for (const char* k : {"checked_ago", "held_left", "interval_latency", "checker"}) p.erase(k);
+  return j.dump();
+}
+
 json status_json(const std::string& mnt, const std::string& vol) {
   std::string text = read_file(mnt + "/ctl/" + vol + "/status.json");
   try {

@@ -234,7 +234,9 @@ TEST_CASE("identity: a path whose label read fails joins as FAIL, the checker re
   INFO(st.dump());
   CHECK(path_state(st, n.file()) == "FAIL");
   CHECK(path_entry(st, n.file()).at("last_error") == "EINVAL");
-  CHECK(path_entry(st, n.file()).at("checker") == "down");
+  // Down, or "pending" when a probe of this round is in flight.
+  const std::string seen = path_entry(st, n.file()).at("checker");
+  CHECK((seen == "down" || seen == "pending"));
   CHECK_THAT(d.log(), Contains("carries UUID " + foreign));
   CHECK(read_range(d.vol("lv"), 0, 64 * KiB) == pattern(1, 0, 64 * KiB));
 

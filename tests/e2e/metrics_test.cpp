@@ -133,7 +133,7 @@ TEST_CASE("metrics: Prometheus text during I/O and after a failover, escaped lab
   CHECK(text.find("Failovers: 1") != std::string::npos);
 }
 
-TEST_CASE("metrics: a real I/O error fails over; with no path left requests fail and are counted",
+TEST_CASE("metrics: a real I/O error fails over, with no path left requests fail and are counted",
           "[metrics][e2e][nbd]") {
   require_tool("promtool");
   NbdVolume nv("active-passive");

@@ -223,7 +223,7 @@ TEST_CASE("nbd: add refuses a size mismatch (EINVAL) and an unreachable server w
   stop_child(srv);
 }
 
-TEST_CASE("nbd: TLS-PSK export used with its key, refused without it; the key never shown; a 0644 key refused",
+TEST_CASE("nbd: TLS-PSK export used with its key, refused without it, the key never shown, a 0644 key refused",
           "[nbd][tls]") {
   require_tool("psktool");
   TempDir tmp;

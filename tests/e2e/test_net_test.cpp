@@ -11,7 +11,7 @@ bool netns_exists(const std::string& ns) { return run({"ip", "netns", "list"}).o
 
 }  // namespace
 
-TEST_CASE("test network: a cut link is unreachable, never routed out; everything is removed after") {
+TEST_CASE("test network: a cut link is unreachable, never routed out, everything is removed after") {
   TempDir tmp;
   std::string ns, link_route;
   {

@@ -81,7 +81,7 @@ struct WatchSetup {
 
 }  // namespace
 
-TEST_CASE("watch: on a terminal, a FAIL path and the traffic on the other; Ctrl-C ends it", "[watch][e2e]") {
+TEST_CASE("watch: on a terminal, a FAIL path and the traffic on the other, Ctrl-C ends it", "[watch][e2e]") {
   require_tool("tmux");
   WatchSetup s;
   REQUIRE(ctl_write(s.d.ctl("vol0", "fail"), s.files[0]) == 0);

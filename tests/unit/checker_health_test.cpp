@@ -60,7 +60,7 @@ TEST_CASE("health: a probe never fails the last working path", "[checker][health
   CHECK(rig.fv.state_of(0) != PathState::kFail);
 }
 
-TEST_CASE("health: a healthy idle path is probed at rounds 1, 2, 4, 8, 12; a change probes every round again",
+TEST_CASE("health: a healthy idle path is probed at rounds 1, 2, 4, 8, 12, a change probes every round again",
           "[checker][health][backoff]") {
   CheckerRig rig(2, policy());
   rig.start();

@@ -64,7 +64,7 @@ TEST_CASE("vpd 0x83: NAA 5 over 3, NAA over EUI-64 over T10, logical unit associ
   CHECK(choose_device_id(d.data(), d.size()) == "1V_id");
 }
 
-TEST_CASE("vpd 0x83: malformed pages give no id; page 0x80 is the fallback", "[iscsi]") {
+TEST_CASE("vpd 0x83: malformed pages give no id, page 0x80 is the fallback", "[iscsi]") {
   auto p = page83({desc(1, 0, 3, kNaa6)});
   p.resize(p.size() - 4);  // the descriptor is cut short
   CHECK(choose_device_id(p.data(), p.size()).empty());

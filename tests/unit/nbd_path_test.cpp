@@ -13,7 +13,7 @@
 
 using namespace mpathfs;
 
-TEST_CASE("nbd: connection errors fail the path over, never gone; request errors are returned", "[nbd]") {
+TEST_CASE("nbd: connection errors fail the path over, never gone, request errors are returned", "[nbd]") {
   for (int e : {ENOTCONN, ECONNRESET, ECONNABORTED, EPIPE, ESHUTDOWN, ETIMEDOUT, EIO, EHOSTUNREACH})
     CHECK(classify_nbd_error(e) == FaultClass::kPath);
   for (int e : {EINVAL, ENOSPC, EPERM, EROFS, EFBIG, EOVERFLOW, ENOTSUP})
