@@ -62,7 +62,12 @@ bool answers_as_itself(Volume& v, Path& p) noexcept {
 void maybe_return(Volume& v, Path& p, const CheckerPolicy& pol, uint64_t now) {
   const uint64_t after = pol.failback == Failback::kAfter ? seconds_to_ns(pol.failback_after_s) : 0;
   // Asked even with failback=manual: a hold lifts after hold_down all the same.
-  if (p.health().may_return(now, after) == PathHealth::Verdict::kReturn && pol.failback != Failback::kManual)
+  const PathHealth::Verdict verdict = p.health().may_return(now, after);
+  if (pol.failback == Failback::kManual) return;
+  // A held path that answers still beats no path at all (multipath-tools
+  // uses its "marginal" paths when no other path group is left).
+  if (verdict == PathHealth::Verdict::kReturn ||
+      (verdict == PathHealth::Verdict::kHeld && v.state() == VolumeState::kBroken))
     v.checker_restore(p);
 }
 

@@ -162,8 +162,9 @@ class RandomFaults {
 
 json torture_options() {
   // The checker brings a healed path back within a second; the rest quiet.
+  // Random faults every 100-300 ms are the point here, not flapping: no hold-down.
   return {{"workers", 8},         {"check_interval", 1}, {"failback", "immediate"},
-          {"no_path_retry", 0},   {"io_timeout", 10}};
+          {"no_path_retry", 0},   {"io_timeout", 10},    {"flap_threshold", 64}};
 }
 
 uint64_t total_errors(const json& st) {
