@@ -6,9 +6,16 @@ namespace mpathfs {
 
 void PathHealth::note_failure(uint64_t now_ns) {
   std::lock_guard lk(mu_);
-  failures_[next_failure_] = now_ns;
-  next_failure_ = (next_failure_ + 1) % kMaxFlapFailures;
-  nfailures_ = std::min(nfailures_ + 1, kMaxFlapFailures);
+  // Failures closer than kFlapDebounceNs are one event: the restore-all rule
+  // can fail a path again within milliseconds (requests still in flight on a
+  // dead connection), and that is one break, not a flapping path.
+  const uint64_t last = nfailures_ ? failures_[(next_failure_ + kMaxFlapFailures - 1) % kMaxFlapFailures] : 0;
+  const bool counted = !nfailures_ || now_ns >= last + kFlapDebounceNs;
+  if (counted) {
+    failures_[next_failure_] = now_ns;
+    next_failure_ = (next_failure_ + 1) % kMaxFlapFailures;
+    nfailures_ = std::min(nfailures_ + 1, kMaxFlapFailures);
+  }
   backoff_rounds_ = 1;
   skip_ = 0;
   up_since_ns_ = 0;  // the answers a hold-down counts start again

@@ -18,6 +18,8 @@ namespace mpathfs {
 
 // Most failures remembered per path: flap_threshold's ceiling.
 inline constexpr int kMaxFlapFailures = 64;
+// Failures of one path closer than this count once toward flap_threshold.
+inline constexpr uint64_t kFlapDebounceNs = 1'000'000'000;
 // A healthy path's probes space out to at most this many check intervals.
 inline constexpr int kMaxBackoffRounds = 4;
 

@@ -49,18 +49,6 @@ void Watchdog::loop() {
   }
 }
 
-// A request still running, slowly, on a path that has failed meanwhile (it
-// timed out, and a network path has cut its connection loose; or it hung):
-// waiting for its own deadline only adds up to another io_timeout to its
-// latency.  It is taken over now; the write fence keeps a late write safe.
-bool Watchdog::on_timed_out_path(const InflightSlot& s, uint64_t st, uint64_t now) noexcept {
-  if (now <= s.start_ns.load(std::memory_order_relaxed) + kSlowRequestNs) return false;
-  const Path* p = s.path.load(std::memory_order_relaxed);
-  // The same request still runs (its path stays alive while it does).
-  if (!p || s.state.load(std::memory_order_acquire) != st) return false;
-  return p->failed();
-}
-
 void Watchdog::scan(uint64_t now) {
   std::vector<InflightSlot*> due;
   {
@@ -80,7 +68,7 @@ void Watchdog::scan(uint64_t now) {
           else if (s->state.load(std::memory_order_acquire) != st && s->slow.exchange(false)) o->busy_end();
         }
       }
-      if (now > s->deadline_ns.load(std::memory_order_relaxed) || on_timed_out_path(*s, st, now)) due.push_back(s);
+      if (now > s->deadline_ns.load(std::memory_order_relaxed)) due.push_back(s);
     }
   }
   // Taking over happens outside mu_: a slot stays attached while its

@@ -46,7 +46,6 @@ class Watchdog {
  private:
   void loop();
   void take_over(InflightSlot& s);
-  static bool on_timed_out_path(const InflightSlot& s, uint64_t st, uint64_t now) noexcept;
 
   Clock& clock_;
   const size_t max_io_;

@@ -22,7 +22,7 @@ constexpr uint64_t kLun = 32 * MiB;
 
 json iscsi_options(double check_interval = 60, double io_timeout = 5) {
   return {{"workers", 4},          {"check_interval", check_interval}, {"no_path_retry", 30},
-          {"failback", "immediate"}, {"io_timeout", io_timeout}};
+          {"failback", "immediate"}, {"io_timeout", io_timeout}, {"flap_threshold", 64}};  // cuts on purpose
 }
 
 // tgtd in a two-link TestHost with LUN 1 of target 1 over `image`.
