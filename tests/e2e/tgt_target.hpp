@@ -26,7 +26,7 @@ namespace mpathfs::e2e {
 class TgtTarget {
  public:
   TgtTarget(const TempDir& tmp, TestHost& host)
-      : host_(host), log_(tmp / "tgtd.log"), port_(std::to_string(20000 + getpid() % 20000)) {
+      : host_(host), log_(tmp / "tgtd.log"), port_(std::to_string(20000 + getpid() % 12000)) {  // tgtd takes -C up to 32767
     require_tool("tgtd");
     start();
   }
