@@ -74,6 +74,10 @@ struct Request {
   int rounds = 0;               // safety bound on retries
   uint64_t deadline = 0;        // no_path_retry deadline (0 = not waiting yet)
   uint64_t first_fail_ns = 0;   // when this request first saw a path fail
+  // The volume's latency sample reuses the paths' clock reads: issued at the
+  // first attempt, answered when the last path answered (0: not yet).
+  uint64_t t_issued = 0;
+  uint64_t t_answered = 0;
 
   bool excluded(const Path* p) const {
     for (size_t i = 0; i < ntried; ++i)

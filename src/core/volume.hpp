@@ -181,8 +181,8 @@ class Volume {
   Path* choose(const PathSet& set, const Request& r) const;
   // One path I/O under the watchdog's eye.
   IoResult attempt(Path& p, Request& r) noexcept;
-  ssize_t read_on(Path& p, Request& r) noexcept;
-  ssize_t write_on(Path& p, Request& r) noexcept;
+  ssize_t read_on(Path& p, Request& r, uint64_t now) noexcept;
+  ssize_t write_on(Path& p, Request& r, uint64_t now) noexcept;
 
   // Timeout takeover and write fences (volume_takeover.cpp).
   // The worker side of a takeover: drop the late answer, lift the fence.

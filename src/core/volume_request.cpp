@@ -27,9 +27,8 @@ IoResult Volume::read(IoContext& ctx, size_t len, uint64_t off, const std::byte*
   if (len > ctx.max_io()) len = ctx.max_io();  // a short read; FUSE never asks for more
   if (len == 0) return IoResult::done(0);
   Request r(ctx, IoKind::kRead, off, len, reply, origin);
-  const uint64_t t0 = clock_.now_ns();
   IoResult res = serve(r);
-  if (res.ok()) read_lat_.record(clock_.now_ns() - t0);
+  if (res.ok() && r.t_answered) read_lat_.record(r.t_answered - r.t_issued);
   *data = r.rdata;
   return res;
 }
@@ -49,9 +48,8 @@ IoResult Volume::write(IoContext& ctx, const std::byte* data, size_t len, uint64
   if (fences_active_.load() > 0) {
     if (int e = wait_for_fences(ctx, off, len, r.fence_epoch)) return IoResult::error(-e);
   }
-  const uint64_t t0 = clock_.now_ns();
   IoResult res = serve(r);
-  if (res.ok()) write_lat_.record(clock_.now_ns() - t0);
+  if (res.ok() && r.t_answered) write_lat_.record(r.t_answered - r.t_issued);
   return res;
 }
 
@@ -112,9 +110,10 @@ IoResult Volume::attempt(Path& p, Request& r) noexcept {
   BusyScope busy(r.len >= kLongIoBytes || p.recent_ns() >= kLongIoNs ? ctx.observer() : nullptr);
   InflightSlot& slot = ctx.slot();
   const uint64_t now = clock_.now_ns();
+  if (!r.t_issued) r.t_issued = now;
   slot.begin(this, &p, now, now + io_timeout_ns_, r.kind, r.off, r.len, r.wdata, r.reply, r.fence_epoch,
              ctx.observer(), r.restored, hold.mask, hold.exclusive);
-  const ssize_t n = r.kind == IoKind::kRead ? read_on(p, r) : write_on(p, r);
+  const ssize_t n = r.kind == IoKind::kRead ? read_on(p, r, now) : write_on(p, r, now);
   const bool answered = slot.end();
   if (slot.slow.load(std::memory_order_relaxed) && slot.slow.exchange(false)) {
     if (BlockingObserver* o = ctx.observer()) o->busy_end();
@@ -126,17 +125,18 @@ IoResult Volume::attempt(Path& p, Request& r) noexcept {
 
 // Reads the aligned span that covers [off, off+len) into the scratch buffer:
 // an O_DIRECT path takes any request, aligned or not.
-ssize_t Volume::read_on(Path& p, Request& r) noexcept {
+ssize_t Volume::read_on(Path& p, Request& r, uint64_t now) noexcept {
   PathIo& io = p.io();
   const uint64_t al = io.align();
   const uint64_t a_off = r.off & ~(al - 1);
   const uint64_t a_end = (r.off + r.len + al - 1) & ~(al - 1);
   const size_t span = static_cast<size_t>(a_end - a_off);
   MPATHFS_EXPECT(span <= r.ctx.scratch_size() && a_off < path_size_);
-  const uint64_t t0 = p.begin_io(clock_.now_ns());
+  const uint64_t t0 = p.begin_io(now);
   const ssize_t n = io.pread(r.ctx.scratch(), span, a_off);
   MPATHFS_EXPECT(n <= static_cast<ssize_t>(span) && n >= -4095);
   const uint64_t t1 = clock_.now_ns();
+  r.t_answered = t1;
   if (n < 0) {
     p.end_io(false, 0, t0, t1, true);
     return n;
@@ -149,7 +149,7 @@ ssize_t Volume::read_on(Path& p, Request& r) noexcept {
   return static_cast<ssize_t>(got);
 }
 
-ssize_t Volume::write_on(Path& p, Request& r) noexcept {
+ssize_t Volume::write_on(Path& p, Request& r, uint64_t now) noexcept {
   PathIo& io = p.io();
   const uint64_t al = io.align();
   const uint64_t off = r.off;
@@ -157,7 +157,7 @@ ssize_t Volume::write_on(Path& p, Request& r) noexcept {
   const std::byte* data = r.wdata;
   std::byte* buf = r.ctx.scratch();
   MPATHFS_EXPECT(off + len <= size_);
-  const uint64_t t0 = p.begin_io(clock_.now_ns());
+  const uint64_t t0 = p.begin_io(now);
   ssize_t n;
   if (al == 1) {
     n = io.pwrite(data, len, off);  // buffered path: no copy
@@ -195,6 +195,7 @@ ssize_t Volume::write_on(Path& p, Request& r) noexcept {
   }
   MPATHFS_EXPECT(n >= -4095);
   const uint64_t t1 = clock_.now_ns();
+  r.t_answered = t1;
   if (n < 0) {
     p.end_io(true, 0, t0, t1, true);
     return n;
