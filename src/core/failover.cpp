@@ -38,7 +38,8 @@
 //  Failing the ACTIVE path moves ACTIVE to the next working path in join
 //  order (wrapping).  A return never moves a working ACTIVE path; a BROKEN
 //  volume takes the returning path as ACTIVE.  Late answers of requests that
-//  were in flight when their path failed change nothing.
+//  were in flight when their path failed change nothing, and neither does a
+//  late error of a request issued before its path returned.
 #include "core/failover.hpp"
 
 #include <spdlog/spdlog.h>
@@ -125,7 +126,7 @@ bool Volume::on_return_locked(const PathSet& set, Path& p, ReturnTrigger t) {
     if (!member || p.lost() || p.admin_failed()) return false;
   }
   if (!p.failed()) return false;
-  p.set_failed(false);
+  p.set_returned(clock_.now_ns());
   switch (t) {
     case ReturnTrigger::kAdminRestore: spdlog::warn("{}: path {} restored", name(), p.name()); break;
     case ReturnTrigger::kChecker:
@@ -165,6 +166,10 @@ void Volume::on_path_error(Path& p, int err, Request& a) noexcept {
   ++a.rounds;
   if (!a.first_fail_ns) a.first_fail_ns = clock_.now_ns();
   std::lock_guard lk(mu_);
+  // Issued before the path last came back: the error tells how the path
+  // was, and its return is newer evidence.  The request just retries (on
+  // this path too once the others are tried: on_no_path).
+  if (a.t_attempt < p.returned_ns()) return;
   if (on_failure_locked(*load_set(), p, FailTrigger::kIoError, err, !a.restored)) {
     // Each path gets one more try: the restored ones first, then (as a
     // last resort) the one that just failed — its error may have been an
@@ -210,7 +215,7 @@ void Volume::fail_locked(const PathSet& set, Path& p, int err, const char* why) 
 void Volume::restore_all_except_locked(const PathSet& set, const Path* except) {
   for (auto& q : set.paths) {
     if (q.get() == except || !q->failed() || q->lost()) continue;
-    q->set_failed(false);
+    q->set_returned(clock_.now_ns());
     q->set_admin_failed(false);
     spdlog::warn("{}: all paths were marked FAIL, restore {}", name(), q->name());
   }

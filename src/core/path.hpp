@@ -48,6 +48,13 @@ class Path {
   bool lost() const { return lost_.load(std::memory_order_acquire); }
   bool good() const { return !failed(); }
   void set_failed(bool f) { failed_.store(f, std::memory_order_release); }
+  // Back to work at `now_ns` (the volume's clock): an error answered to a
+  // request issued before then is stale evidence (failover.cpp).
+  void set_returned(uint64_t now_ns) {
+    returned_ns_.store(now_ns, std::memory_order_relaxed);
+    failed_.store(false, std::memory_order_release);
+  }
+  uint64_t returned_ns() const { return returned_ns_.load(std::memory_order_acquire); }
   void set_lost() { lost_.store(true, std::memory_order_release); }
 
   // Failed by the admin (`fail`): the checker reports it but never
@@ -64,6 +71,15 @@ class Path {
   // The checker's memory of this path: schedule, failures, hold-down.
   PathHealth& health() { return health_; }
   const PathHealth& health() const { return health_; }
+
+  // Cuts loose whatever is in flight (io_timeout, flush timeout) and
+  // remembers when, for a backend that holds cut writes (the watchdog takes
+  // over the writes that started before).
+  void abort_inflight(uint64_t now_ns) {
+    io_->abort_inflight();
+    if (io_->holds_writes_after_abort()) aborted_ns_.store(now_ns, std::memory_order_release);
+  }
+  uint64_t aborted_ns() const { return aborted_ns_.load(std::memory_order_acquire); }
 
   int last_error() const { return last_error_.load(std::memory_order_relaxed); }
   void set_last_error(int e) { last_error_.store(e, std::memory_order_relaxed); }
@@ -105,8 +121,9 @@ class Path {
   void note_failure() { failures_.fetch_add(1, std::memory_order_relaxed); }
   void note_io_timeout(bool rescued) {
     io_timeouts_.fetch_add(1, std::memory_order_relaxed);
-    if (rescued) rescued_.fetch_add(1, std::memory_order_relaxed);
+    if (rescued) note_rescued();
   }
+  void note_rescued() { rescued_.fetch_add(1, std::memory_order_relaxed); }
 
  private:
   std::string name_;
@@ -118,6 +135,7 @@ class Path {
   std::atomic<bool> admin_failed_{false};
   std::atomic<CheckerState> checker_{CheckerState::kUnknown};
   std::atomic<int> last_error_{0};
+  std::atomic<uint64_t> aborted_ns_{0}, returned_ns_{0};
   PathHealth health_;
   std::atomic<uint64_t> failures_{0}, io_timeouts_{0}, rescued_{0};
 

@@ -84,6 +84,12 @@ class PathIo {
   // return soon (a network path shuts its connection down, so they complete
   // with ENOTCONN and are retried elsewhere).  Must not block.
   virtual void abort_inflight() noexcept {}
+  // After abort_inflight, a write that was in flight stays in its worker
+  // until the server can no longer apply it (NBD: see nbd_conn.cpp), though
+  // its answer is already known (failed).  The watchdog then takes it over
+  // at once (its fence keeps the late write safe) instead of at its own
+  // deadline, up to another io_timeout later.
+  virtual bool holds_writes_after_abort() const noexcept { return false; }
   // A device identifier shared by every path to the same storage (an iSCSI
   // LUN's VPD 0x83 designator, shown as `wwid`), or empty when it has none.
   virtual std::string device_id() const { return {}; }

@@ -78,6 +78,7 @@ struct Request {
   // first attempt, answered when the last path answered (0: not yet).
   uint64_t t_issued = 0;
   uint64_t t_answered = 0;
+  uint64_t t_attempt = 0;       // when the current attempt was issued
 
   bool excluded(const Path* p) const {
     for (size_t i = 0; i < ntried; ++i)

@@ -153,8 +153,11 @@ class Volume {
     uint64_t fence_token = 0;
     bool restored = false;
   };
+  // `cut`: the request's connection was already cut loose (a held write,
+  // see Watchdog::cut_loose): it is fenced and rescued, but the path has
+  // been failed and aborted already, and the request did not time out.
   TimeoutOutcome on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off, size_t len,
-                               bool request_restored) noexcept;
+                               bool request_restored, bool cut = false) noexcept;
   // Releases the block locks of a request taken over (see BlockLocks).
   void release_hold(uint64_t mask, bool exclusive) noexcept { block_locks_.release({mask, exclusive}); }
   // Requests taken over whose hung call has not returned yet: destroy waits.

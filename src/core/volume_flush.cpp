@@ -52,7 +52,7 @@ int Volume::end_flush(const FlushTickets& t, uint64_t deadline) noexcept {
     if (rc && p.io().classify(err) == FaultClass::kRequest) continue;  // an answer about the request, not the path
     std::lock_guard lk(mu_);
     on_failure_locked(*t.set, p, rc ? FailTrigger::kFlushError : FailTrigger::kFlushTimeout, err, true);
-    if (!rc) p.io().abort_inflight();  // a network path drops its stuck connection
+    if (!rc) p.abort_inflight(clock_.now_ns());  // a network path drops its stuck connection
   }
   return ok ? 0 : -EIO;
 }

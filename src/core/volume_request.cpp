@@ -111,6 +111,7 @@ IoResult Volume::attempt(Path& p, Request& r) noexcept {
   InflightSlot& slot = ctx.slot();
   const uint64_t now = clock_.now_ns();
   if (!r.t_issued) r.t_issued = now;
+  r.t_attempt = now;
   slot.begin(this, &p, now, now + io_timeout_ns_, r.kind, r.off, r.len, r.wdata, r.reply, r.fence_epoch,
              ctx.observer(), r.restored, hold.mask, hold.exclusive);
   const ssize_t n = r.kind == IoKind::kRead ? read_on(p, r, now) : write_on(p, r, now);

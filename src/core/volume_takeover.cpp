@@ -57,7 +57,7 @@ int Volume::wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t e
 }
 
 Volume::TimeoutOutcome Volume::on_io_timeout(Path& p, double waited_s, bool taken_over, bool write, uint64_t off,
-                                              size_t len, bool request_restored) noexcept {
+                                              size_t len, bool request_restored, bool cut) noexcept {
   TimeoutOutcome out;
   out.restored = request_restored;
   if (taken_over) abandoned_.fetch_add(1, std::memory_order_relaxed);
@@ -78,6 +78,11 @@ Volume::TimeoutOutcome Volume::on_io_timeout(Path& p, double waited_s, bool take
       out.fence_token = 0;
     }
   }
+  if (cut) {
+    rescued_.fetch_add(1, std::memory_order_relaxed);
+    p.note_rescued();
+    return out;
+  }
   io_timeouts_.fetch_add(1, std::memory_order_relaxed);
   if (taken_over) rescued_.fetch_add(1, std::memory_order_relaxed);
   p.note_io_timeout(taken_over);
@@ -93,7 +98,7 @@ Volume::TimeoutOutcome Volume::on_io_timeout(Path& p, double waited_s, bool take
   p.set_last_error(ETIMEDOUT);
   // A network path shuts its connection: whatever else is stuck on it comes
   // back with ENOTCONN and fails over, instead of waiting for TCP (minutes).
-  p.io().abort_inflight();
+  p.abort_inflight(clock_.now_ns());
   return out;
 }
 

@@ -49,6 +49,19 @@ void Watchdog::loop() {
   }
 }
 
+// A write whose connection was cut loose after it started (Path::
+// abort_inflight on a backend that holds such writes): its answer is known,
+// only the server's copy is not, so it is taken over now.  Reads and other
+// backends' requests come back by themselves.
+bool Watchdog::cut_loose(const InflightSlot& s, uint64_t st) noexcept {
+  if (s.kind.load(std::memory_order_relaxed) != IoKind::kWrite) return false;
+  const Path* p = s.path.load(std::memory_order_relaxed);
+  // The same request still runs (its path stays alive while it does).
+  if (!p || s.state.load(std::memory_order_acquire) != st) return false;
+  const uint64_t cut = p->aborted_ns();
+  return cut != 0 && cut >= s.start_ns.load(std::memory_order_relaxed);
+}
+
 void Watchdog::scan(uint64_t now) {
   std::vector<InflightSlot*> due;
   {
@@ -68,7 +81,7 @@ void Watchdog::scan(uint64_t now) {
           else if (s->state.load(std::memory_order_acquire) != st && s->slow.exchange(false)) o->busy_end();
         }
       }
-      if (now > s->deadline_ns.load(std::memory_order_relaxed)) due.push_back(s);
+      if (now > s->deadline_ns.load(std::memory_order_relaxed) || cut_loose(*s, st)) due.push_back(s);
     }
   }
   // Taking over happens outside mu_: a slot stays attached while its
@@ -94,11 +107,12 @@ void Watchdog::take_over(InflightSlot& s) {
   const uint64_t hold_mask = s.hold_mask.load(rx);
   const bool hold_exclusive = s.hold_exclusive.load(rx);
   const double waited = static_cast<double>(clock_.now_ns() - start) / 1e9;
+  const bool cut = clock_.now_ns() <= s.deadline_ns.load(rx) && cut_loose(s, st);
 
   if (!reply.done) {
     // Nobody else can answer this request: fail the path so new requests
     // avoid it, and let the worker wait for its answer.
-    if (!s.timeout_reported.exchange(true) && s.state.load(std::memory_order_acquire) == st)
+    if (!cut && !s.timeout_reported.exchange(true) && s.state.load(std::memory_order_acquire) == st)
       v->on_io_timeout(*p, waited, false, false, 0, 0, restored);
     return;
   }
@@ -113,7 +127,7 @@ void Watchdog::take_over(InflightSlot& s) {
   if (!s.state.compare_exchange_strong(st, (st & ~InflightSlot::kStateMask) | InflightSlot::kTakenOver,
                                        std::memory_order_acq_rel))
     return;  // it answered meanwhile
-  const auto outcome = v->on_io_timeout(*p, waited, true, kind == IoKind::kWrite, off, len, restored);
+  const auto outcome = v->on_io_timeout(*p, waited, true, kind == IoKind::kWrite, off, len, restored, cut);
   s.fence_token.store(outcome.fence_token, rx);
   // Fenced: now the stuck write's block locks can go (see BlockLocks).
   if (hold_mask) v->release_hold(hold_mask, hold_exclusive);

@@ -46,6 +46,7 @@ class Watchdog {
  private:
   void loop();
   void take_over(InflightSlot& s);
+  static bool cut_loose(const InflightSlot& s, uint64_t state) noexcept;
 
   Clock& clock_;
   const size_t max_io_;

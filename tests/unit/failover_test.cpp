@@ -313,3 +313,32 @@ TEST_CASE("a worker waiting for a block lock tells the pool it is busy", "[failo
   CHECK(obs.ends == 1);
   locks.release(second);
 }
+
+TEST_CASE("a late error of a request issued before its path came back does not fail it again", "[failover]") {
+  // The path was restored after the request went out: the error says how
+  // the path was then; the return is newer evidence.  The request retries.
+  FakeClock clock;
+  FakeVolume fv(2, {}, FakeVolume::default_settings(), 1 << 20, clock);
+  fv.io(0).set_hang();
+  auto late = std::async(std::launch::async, [&] { return fv.read(0, 512); });
+  REQUIRE(fv.io(0).wait_hung(1));
+  clock.advance(1'000'000);
+  REQUIRE(fv.vol->fail_path("p0"));
+  REQUIRE(fv.vol->restore_path("p0"));
+  fv.io(0).read_errno = EIO;  // the answer the hung request gets
+  fv.io(0).release();
+  CHECK(late.get() == 512);
+  fv.io(0).read_errno = 0;
+  CHECK(fv.state_of(0) != PathState::kFail);
+  CHECK(fv.vol->state() == VolumeState::kOptimal);
+  // A request issued now that errs fails the path as ever.
+  clock.advance(1'000'000);
+  fv.io(0).fail_next = 1;
+  fv.io(1).fail_next = 0;
+  REQUIRE(fv.vol->fail_path("p1"));
+  REQUIRE(fv.vol->restore_path("p1"));
+  CHECK(fv.active() == "p0");
+  clock.advance(1'000'000);
+  CHECK(fv.read(0, 512) == 512);
+  CHECK(fv.state_of(0) == PathState::kFail);
+}

@@ -54,6 +54,7 @@ struct FakeOptions {
   uint32_t align = 1;         // only used when direct
   bool direct = false;
   PathKind kind = PathKind::kRegularFile;
+  bool holds_cut_writes = false;  // like NBD: holds_writes_after_abort()
 };
 
 
@@ -163,6 +164,7 @@ class FakePathIo final : public PathIo {
   uint32_t align() const noexcept override { return o_.direct ? o_.align : 1; }
   bool direct() const noexcept override { return o_.direct; }
   PathKind kind() const noexcept override { return o_.kind; }
+  bool holds_writes_after_abort() const noexcept override { return o_.holds_cut_writes; }
 
  private:
   int injected(const std::atomic<int>& persistent) {

@@ -268,3 +268,54 @@ TEST_CASE("the watchdog tells the pool of a request running for long, the worker
   CHECK(obs.begins == 1);
   CHECK(obs.ends == 1);
 }
+
+TEST_CASE("io_timeout: a write held on a connection cut loose is rescued at once, not at its own deadline",
+          "[failover][io_timeout]") {
+  // NBD: io_timeout of one request shuts the connection; a write sent on it
+  // meanwhile has its answer (failed) but stays in its worker until the
+  // server can no longer apply it.  Without the backend's say-so (a file
+  // path) the same write waits for its own deadline.
+  for (const bool holds : {true, false}) {
+    INFO("backend holds cut writes: " << holds);
+    FakeOptions o;
+    o.holds_cut_writes = holds;
+    TimedVolume fv(2, o);
+    fv.io(0).set_hang();
+    auto first = pattern(512, 3), second = pattern(512, 4);
+    ReplyBox& box1 = new_box();
+    ReplyBox& box2 = new_box();
+    std::thread w1([&] {
+      IoContext ctx(1 << 20, nullptr, &watchdog());
+      (void)fv.vol->write(ctx, first.data(), first.size(), 0, &box1.reply);
+    });
+    REQUIRE(fv.io(0).wait_hung(1));
+    io_clock().advance(150'000'000);  // the second write starts 0.15 s later
+    std::thread w2([&] {
+      IoContext ctx(1 << 20, nullptr, &watchdog());
+      (void)fv.vol->write(ctx, second.data(), second.size(), 8192, &box2.reply);
+    });
+    REQUIRE(fv.io(0).wait_hung(2));
+    io_clock().advance(100'000'000);  // the first one's io_timeout, not the second's
+    watchdog().scan(io_clock().now_ns());
+    REQUIRE(box1.future.wait_for(10s) == std::future_status::ready);
+    CHECK(fv.state_of(0) == PathState::kFail);
+    watchdog().scan(io_clock().now_ns());  // the clock has not moved
+    if (holds) {
+      REQUIRE(box2.future.wait_for(10s) == std::future_status::ready);
+      CHECK(box2.future.get().first == 512);
+      CHECK(fv.disk->get(8192, 512) == second);
+      const auto s = fv.vol->status();
+      CHECK(s.io_timeouts == 1);  // one request timed out; the other was cut loose
+      CHECK(s.rescued == 2);
+    } else {
+      CHECK(box2.future.wait_for(50ms) == std::future_status::timeout);
+      timed_out();
+      REQUIRE(box2.future.wait_for(10s) == std::future_status::ready);
+      CHECK(box2.future.get().first == 512);
+    }
+    fv.io(0).release();
+    w1.join();
+    w2.join();
+    CHECK(eventually([&] { return fv.vol->abandoned() == 0; }));
+  }
+}

@@ -187,6 +187,9 @@ class NbdPathIo final : public PathIo {
   }
 
   // io_timeout or a flush timeout: every command in flight fails at once.
+  // A write cut loose waits in NbdConn::pwrite until the connection is settled.
+  bool holds_writes_after_abort() const noexcept override { return true; }
+
   void abort_inflight() noexcept override {
     const int n = nconns_.load(std::memory_order_acquire);
     for (int i = 0; i < n; ++i)
