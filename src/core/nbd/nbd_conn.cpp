@@ -133,13 +133,28 @@ void NbdConn::wake() noexcept {
 
 void NbdConn::abort() noexcept {
   dead_.store(true, std::memory_order_release);
-  if (sock_ >= 0) ::shutdown(sock_, SHUT_RDWR);
+  if (sock_ < 0) return;
+  if (tcp_) {
+    // A cut link: what we sent stays unacknowledged, and TCP would keep
+    // resending it (a held write reaching the server when the link comes
+    // back, minutes later) until the peer answers our FIN.  With a user
+    // timeout the kernel drops the connection at its next retransmission
+    // instead, so the connection settles (CLOSE) about a second after the
+    // abort.  A peer whose kernel acknowledges (a frozen server on a live
+    // link) is unaffected: it settles only when the server closes.
+    const unsigned ms = kCutSettleMs;
+    ::setsockopt(sock_, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+  }
+  ::shutdown(sock_, SHUT_RDWR);
 }
 
 // Settled: the server can no longer act on a request we sent.
 //  TCP   the peer's FIN or reset has arrived (CLOSE_WAIT, LAST_ACK, CLOSING,
 //        TIME_WAIT), or TCP gave up (CLOSE): NBD servers (nbdkit, qemu-nbd)
 //        close a connection only after the requests they read from it are done.
+//        After abort(), TCP gives up once our bytes stayed unacknowledged for
+//        kCutSettleMs (a cut link): whatever the server did receive it has
+//        acted on by then, unless it is also stalled (README: what is left).
 //  Unix  the server has taken every byte we sent off the socket (SIOCOUTQ
 //        is 0), or closed it; it may still be executing the last request.
 bool NbdConn::settled() const noexcept {

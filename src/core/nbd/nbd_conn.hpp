@@ -32,6 +32,10 @@ namespace mpathfs {
 
 class NbdConn {
  public:
+  // After abort(), how long bytes we sent may stay unacknowledged before the
+  // kernel drops the connection (TCP_USER_TIMEOUT; see settled()).
+  static constexpr unsigned kCutSettleMs = 1000;
+
   // Connects to `uri` (the whole word, secrets included) within timeout_ms;
   // `shown` names it in error messages (the redacted word).
   static Result<std::unique_ptr<NbdConn>> connect(const std::string& uri, const std::string& shown, int timeout_ms);
