@@ -34,7 +34,9 @@ std::string nbd_message(const std::string& uri, const std::string& shown) {
 }  // namespace
 
 // Filled by the completion callback; lives on the caller's stack.  state:
-// 0 pending, 1 answered (err valid), 2 the callback no longer touches it.
+// 0 pending, 1 answered (err valid).  The callback's notify after the store
+// only wakes the futex at that address and reads nothing, so the caller may
+// return (and its frame go) as soon as it sees 1.
 struct NbdConn::Completion {
   std::atomic<int> state{0};
   int err = 0;
@@ -183,7 +185,6 @@ int NbdConn::on_complete(void* user_data, int* error) {
   c->err = *error;
   c->state.store(1, std::memory_order_release);
   c->state.notify_one();
-  c->state.store(2, std::memory_order_release);
   return 1;  // retire the command: nobody calls nbd_aio_command_completed
 }
 
@@ -196,9 +197,7 @@ int NbdConn::wait(int64_t cookie, Completion& c) noexcept {
   }
   // The submission may have left bytes to send: the loop must poll for writing.
   if (nbd_aio_get_direction(h_) & LIBNBD_AIO_DIRECTION_WRITE) wake();
-  int s;
-  while ((s = c.state.load(std::memory_order_acquire)) == 0) c.state.wait(0, std::memory_order_acquire);
-  while (c.state.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+  while (c.state.load(std::memory_order_acquire) == 0) c.state.wait(0, std::memory_order_acquire);
   return c.err ? -c.err : 0;
 }
 
