@@ -58,6 +58,8 @@ class TgtTarget {
     return "iscsi://" + auth + host_.addr(link) + ":3260/" + iqn(tid) + "/" + std::to_string(lun);
   }
 
+  pid_t pid() const { return pid_; }
+
   void kill() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);

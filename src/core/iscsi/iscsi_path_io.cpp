@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <thread>
 
+#include "core/connection_settle.hpp"
 #include "core/iscsi/iscsi_login.hpp"
 #include "core/iscsi/iscsi_session.hpp"
 #include "core/iscsi/iscsi_target.hpp"
@@ -141,6 +142,7 @@ class IscsiPathIo final : public PathIo {
   }
 
   void abort_inflight() noexcept override { session_->abort(); }
+  bool holds_writes_after_abort() const noexcept override { return true; }
   std::string device_id() const override { return id_; }
 
  private:
@@ -150,6 +152,14 @@ class IscsiPathIo final : public PathIo {
     int pause_ms = 1, paused_ms = 0;
     for (;;) {
       session_->execute(c);
+      if (c.held) {
+        // A write cut loose with its session: the target may still apply it,
+        // so it is not answered (the volume's write fence stays up) until
+        // the connection has settled.  The watchdog rescues the request
+        // meanwhile (holds_writes_after_abort).
+        while (!connection_settled(c.held->fd, c.held->tcp)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        c.held.reset();
+      }
       const iscsi::Verdict v = iscsi::classify_answer(c.status, c.sense);
       switch (v.action) {
         case Action::kDone:

@@ -1,5 +1,6 @@
 #include "core/iscsi/iscsi_session.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -9,6 +10,8 @@
 
 #include <cstring>
 #include <ctime>
+
+#include "core/connection_settle.hpp"
 
 namespace mpathfs::iscsi {
 namespace {
@@ -29,6 +32,8 @@ constexpr uint64_t kServiceMs = 1000;
 void nop_done(iscsi_context*, int, void*, void*) {}
 
 }  // namespace
+
+HeldSocket::~HeldSocket() { close_connection(fd, tcp); }
 
 Session::Session(iscsi_context* ctx, SessionParams p)
     : p_(std::move(p)), efd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), ctx_(ctx) {
@@ -187,11 +192,29 @@ void Session::drop(const std::string& why) noexcept {
   if (!why.empty()) spdlog::warn("path {}: iSCSI session dropped: {}", p_.name, why);
   alive_.store(false, std::memory_order_release);
   // Tell the target at once (it frees the session's tasks), then cancel
-  // ours locally: each callback answers its worker with kLibCancelled.
+  // ours locally: each callback answers its worker with kLibCancelled.  A
+  // write among them may still be applied: it keeps our reference to the
+  // socket and its worker waits until the connection has settled.
   const int fd = iscsi_get_fd(ctx_);
-  if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  std::shared_ptr<HeldSocket> held;
+  if (fd >= 0) {
+    const bool tcp = is_tcp_socket(fd);
+    bool writes = false;
+    for (Command* c = inflight_; c && !writes; c = c->inext) writes = c->op == Command::Op::kWrite;
+    if (writes) {
+      if (const int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0); dup >= 0) {
+        try {
+          held = std::make_shared<HeldSocket>(dup, tcp);
+        } catch (...) {
+          ::close(dup);
+        }
+      }
+    }
+    shut_connection(fd, tcp);
+  }
   while (inflight_) {
     Command& c = *inflight_;
+    if (c.op == Command::Op::kWrite) c.held = held;
     if (iscsi_scsi_cancel_task(ctx_, c.task) != 0) {
       // libiscsi no longer knows it (already answered in part): answer it here.
       scsi_free_scsi_task(c.task);

@@ -14,7 +14,9 @@
 // re-sends queued commands, i.e. a dead path that queues forever.  A broken
 // session is dropped instead — every command in flight completes at once as
 // cancelled (ENOTCONN) and fails over — and the checker logs in afresh
-// (adopt()).  Per-PDU timeouts are enforced only from iscsi_service, so the
+// (adopt()).  A write in flight when the session is dropped is answered
+// only once the connection has settled (it may still reach the LUN).
+// Per-PDU timeouts are enforced only from iscsi_service, so the
 // loop services the context at least once a second even when idle, and it
 // sends a NOP-Out on an idle session so a dead one is found before I/O
 // needs it.
@@ -36,6 +38,18 @@ namespace mpathfs::iscsi {
 
 class Session;
 
+// Our reference to a dropped session's socket, kept while writes that were
+// in flight on it wait until the target can no longer apply them
+// (core/connection_settle.hpp).  The last holder closes it.
+struct HeldSocket {
+  HeldSocket(int f, bool t) : fd(f), tcp(t) {}
+  ~HeldSocket();
+  HeldSocket(const HeldSocket&) = delete;
+  HeldSocket& operator=(const HeldSocket&) = delete;
+  const int fd;
+  const bool tcp;
+};
+
 struct Command {
   enum class Op : uint8_t { kRead, kWrite, kSync, kTestUnitReady, kReadCapacity };
   Op op = Op::kRead;
@@ -45,6 +59,9 @@ struct Command {
   // Answer, written by the loop before `done`.
   uint32_t status = 0;
   Sense sense;
+  // Set with a cancelled write that may have reached the target: wait until
+  // it settles before answering (only on a session drop; null otherwise).
+  std::shared_ptr<HeldSocket> held;
   // Loop-private.
   scsi_task* task = nullptr;
   Session* session = nullptr;

@@ -1,13 +1,11 @@
 #include "core/nbd/nbd_conn.hpp"
 
+#include "core/connection_settle.hpp"
+
 #include <fcntl.h>
 #include <libnbd.h>
-#include <linux/sockios.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -80,9 +78,7 @@ Result<std::unique_ptr<NbdConn>> NbdConn::connect(const std::string& uri, const 
   c->sock_ = ::fcntl(nbd_aio_get_fd(h), F_DUPFD_CLOEXEC, 0);
   c->efd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (c->sock_ < 0 || c->efd_ < 0) return fail(errno, "cannot set up the connection's event loop");
-  int domain = 0;
-  socklen_t dl = sizeof domain;
-  if (::getsockopt(c->sock_, SOL_SOCKET, SO_DOMAIN, &domain, &dl) == 0) c->tcp_ = domain != AF_UNIX;
+  c->tcp_ = is_tcp_socket(c->sock_);
   try {
     c->thread_ = std::thread([p = c.get()] { p->loop(); });
   } catch (...) {
@@ -101,15 +97,7 @@ void NbdConn::release() noexcept {
   // nbd_close does not wait for the server (nbd_shutdown would, forever).
   if (h_) nbd_close(h_);
   h_ = nullptr;
-  if (sock_ >= 0) {
-    // Ours is the last reference: a TCP reset drops whatever is still
-    // unsent instead of retransmitting it to the server for minutes.
-    if (tcp_) {
-      struct linger l{1, 0};
-      ::setsockopt(sock_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    }
-    ::close(sock_);
-  }
+  close_connection(sock_, tcp_);  // ours is the last reference
   if (efd_ >= 0) ::close(efd_);
   sock_ = efd_ = -1;
 }
@@ -135,44 +123,11 @@ void NbdConn::wake() noexcept {
 
 void NbdConn::abort() noexcept {
   dead_.store(true, std::memory_order_release);
-  if (sock_ < 0) return;
-  if (tcp_) {
-    // A cut link: what we sent stays unacknowledged, and TCP would keep
-    // resending it (a held write reaching the server when the link comes
-    // back, minutes later) until the peer answers our FIN.  With a user
-    // timeout the kernel drops the connection at its next retransmission
-    // instead, so the connection settles (CLOSE) about a second after the
-    // abort.  A peer whose kernel acknowledges (a frozen server on a live
-    // link) is unaffected: it settles only when the server closes.
-    const unsigned ms = kCutSettleMs;
-    ::setsockopt(sock_, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
-  }
-  ::shutdown(sock_, SHUT_RDWR);
+  shut_connection(sock_, tcp_);  // see connection_settle.hpp
 }
 
-// Settled: the server can no longer act on a request we sent.
-//  TCP   the peer's FIN or reset has arrived (CLOSE_WAIT, LAST_ACK, CLOSING,
-//        TIME_WAIT), or TCP gave up (CLOSE): NBD servers (nbdkit, qemu-nbd)
-//        close a connection only after the requests they read from it are done.
-//        After abort(), TCP gives up once our bytes stayed unacknowledged for
-//        kCutSettleMs (a cut link): whatever the server did receive it has
-//        acted on by then, unless it is also stalled (README: what is left).
-//  Unix  the server has taken every byte we sent off the socket (SIOCOUTQ
-//        is 0), or closed it; it may still be executing the last request.
 bool NbdConn::settled() const noexcept {
-  if (released_.load(std::memory_order_acquire) || sock_ < 0) return true;
-  if (tcp_) {
-    struct tcp_info ti{};
-    socklen_t len = sizeof ti;
-    if (::getsockopt(sock_, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return true;
-    switch (ti.tcpi_state) {
-      case TCP_CLOSE_WAIT: case TCP_LAST_ACK: case TCP_CLOSING: case TCP_TIME_WAIT: case TCP_CLOSE: return true;
-      default: return false;
-    }
-  }
-  int queued = 0;
-  if (::ioctl(sock_, SIOCOUTQ, &queued) != 0) return true;
-  return queued == 0;
+  return released_.load(std::memory_order_acquire) || connection_settled(sock_, tcp_);
 }
 
 void NbdConn::hold_until_settled() noexcept {

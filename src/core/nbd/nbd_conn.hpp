@@ -32,9 +32,6 @@ namespace mpathfs {
 
 class NbdConn {
  public:
-  // After abort(), how long bytes we sent may stay unacknowledged before the
-  // kernel drops the connection (TCP_USER_TIMEOUT; see settled()).
-  static constexpr unsigned kCutSettleMs = 1000;
 
   // Connects to `uri` (the whole word, secrets included) within timeout_ms;
   // `shown` names it in error messages (the redacted word).
