@@ -28,8 +28,10 @@ TEST_CASE("flush: a path whose fdatasync hangs is failed after io_timeout, the f
   LogCapture log;
   auto flush = std::async(std::launch::async, [&] { return fv.vol->flush(); });
   REQUIRE(clock.wait_for_waiters(1));
-  // The others flushed (their threads answered) before the clock moves.
+  // The others flushed (their threads answered) and p0's flusher is inside
+  // its fdatasync (a new thread: it may not have run yet) before the clock moves.
   REQUIRE(eventually([&] { return fv.io(1).syncs == 1 && fv.io(2).syncs == 1; }));
+  REQUIRE(fv.io(0).wait_hung(1));
   clock.advance(299'999'999);
   REQUIRE(clock.wait_for_waiters(1));
   CHECK(flush.wait_for(0ms) == std::future_status::timeout);  // not before io_timeout
