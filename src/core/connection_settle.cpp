@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 namespace mpathfs {
 
 bool is_tcp_socket(int fd) noexcept {
@@ -48,6 +51,11 @@ bool connection_settled(int fd, bool tcp) noexcept {
   int queued = 0;
   if (::ioctl(fd, SIOCOUTQ, &queued) != 0) return true;
   return queued == 0;
+}
+
+void wait_until_settled(int fd, bool tcp, const std::atomic<bool>* give_up) noexcept {
+  while (!connection_settled(fd, tcp) && !(give_up && give_up->load(std::memory_order_acquire)))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 void close_connection(int fd, bool tcp) noexcept {

@@ -5,6 +5,8 @@
 // *settled*: the server can no longer act on anything we sent.
 #pragma once
 
+#include <atomic>
+
 namespace mpathfs {
 
 // After shut_connection, how long bytes we sent may stay unacknowledged
@@ -24,6 +26,9 @@ void shut_connection(int fd, bool tcp) noexcept;
 
 // The peer can no longer act on a request we sent on fd (see the .cpp).
 bool connection_settled(int fd, bool tcp) noexcept;
+
+// Sleeps until connection_settled(fd, tcp), or until *give_up is set.
+void wait_until_settled(int fd, bool tcp, const std::atomic<bool>* give_up = nullptr) noexcept;
 
 // Closes our last reference to a connection: over TCP with a reset, so
 // whatever is still unsent is dropped instead of retransmitted.

@@ -157,7 +157,7 @@ class IscsiPathIo final : public PathIo {
         // so it is not answered (the volume's write fence stays up) until
         // the connection has settled.  The watchdog rescues the request
         // meanwhile (holds_writes_after_abort).
-        while (!connection_settled(c.held->fd, c.held->tcp)) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        wait_until_settled(c.held->fd, c.held->tcp);
         c.held.reset();
       }
       const iscsi::Verdict v = iscsi::classify_answer(c.status, c.sense);

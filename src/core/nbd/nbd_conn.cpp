@@ -131,8 +131,7 @@ bool NbdConn::settled() const noexcept {
 }
 
 void NbdConn::hold_until_settled() noexcept {
-  while (!settled() && !give_up_.load(std::memory_order_acquire))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!released_.load(std::memory_order_acquire)) wait_until_settled(sock_, tcp_, &give_up_);
 }
 
 int NbdConn::on_complete(void* user_data, int* error) {
