@@ -87,7 +87,9 @@ TEST_CASE("watch: on a terminal, a FAIL path and the traffic on the other, Ctrl-
   REQUIRE(ctl_write(s.d.ctl("vol0", "fail"), s.files[0]) == 0);
   Traffic traffic(s.d.vol("vol0"));
   Tmux tmux(s.tmp);
-  const std::string cmd = std::string(MPATHFS_BIN) + " watch -m " + s.d.mnt() + " -i 0.5";
+  const std::string status_file = s.tmp / "watch.status";
+  const std::string cmd = "trap '' INT; " + std::string(MPATHFS_BIN) + " watch -m " + s.d.mnt() +
+                          " -i 0.5; echo $? > " + status_file;
   REQUIRE(tmux({"new-session", "-d", "-s", "w", "-x", "150", "-y", "30", cmd}).exit_code() == 0);
   REQUIRE(tmux({"set-option", "-t", "w", "remain-on-exit", "on"}).exit_code() == 0);
   std::string screen;
@@ -117,19 +119,21 @@ TEST_CASE("watch: on a terminal, a FAIL path and the traffic on the other, Ctrl-
   CHECK(coloured.find("\x1b[33mDEGRADED") != std::string::npos);
   // Ctrl-C: the command ends, with status 0.
   REQUIRE(tmux({"send-keys", "-t", "w", "C-c"}).exit_code() == 0);
-  std::string dead;
+  // The exit status comes from a shell around it that ignores the SIGINT
+  // itself (watch installs its own handler): tmux 3.3a now and then leaves
+  // its pane's process unreaped, with no status to show.
+  std::string status;
   CHECK(wait_until(
       [&] {
-        dead = tmux({"display-message", "-p", "-t", "w", "#{pane_dead} #{pane_dead_status}"}).output;
-        return dead.rfind("1 ", 0) == 0;
+        return try_read_file(status_file, status) == 0 && !status.empty() && status.back() == '\n';
       },
       10, 0.1));
 #if defined(__SANITIZE_THREAD__)
   // Under ThreadSanitizer its runtime takes the SIGINT first and ends the
   // process by the signal; the plain build checks the clean exit status.
-  CHECK(dead.rfind("1", 0) == 0);
+  CHECK(!status.empty());
 #else
-  CHECK(dead == "1 0\n");
+  CHECK(status == "0\n");
 #endif
   traffic.stop();
   CHECK(traffic.errors() == 0);
