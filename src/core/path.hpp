@@ -91,6 +91,8 @@ class Path {
     return now_ns;
   }
   void end_io(bool write, uint64_t bytes, uint64_t start_ns, uint64_t end_ns, bool error);
+  // A begin_io whose I/O was never issued.
+  void cancel_io() { hot_.inflight.fetch_sub(1, std::memory_order_relaxed); }
 
   int inflight() const { return hot_.inflight.load(std::memory_order_relaxed); }
   // How long a request took on this path lately (a moving average of the

@@ -39,6 +39,25 @@ enum class FaultClass : uint8_t { kRequest, kPath, kGone };
 // The classification of files and block devices (errno_class.hpp).
 FaultClass classify_posix_error(int err) noexcept;
 
+// A path I/O handed to a backend that answers it on a thread of its own
+// (network paths, see PathIo::submit).  It lives in the volume's
+// AsyncRequest: nothing is allocated per request.
+struct PathOp {
+  bool write = false;
+  std::byte* buf = nullptr;  // a write's payload, or where a read lands
+  size_t len = 0;
+  uint64_t off = 0;
+  ssize_t result = 0;        // set by the backend before done()
+  // Called once by the backend with result set; must not block.
+  void (*done)(PathOp& op) noexcept = nullptr;
+  void* owner = nullptr;     // the volume's (its AsyncRequest)
+  void* backend = nullptr;   // the backend's own (NBD: the connection)
+  // Room for the backend's per-request state (iSCSI: its Command), so that
+  // nothing is allocated per request.
+  static constexpr size_t kBackendSpace = 192;
+  alignas(16) std::byte space[kBackendSpace];
+};
+
 class PathIo {
  public:
   virtual ~PathIo() = default;
@@ -93,6 +112,22 @@ class PathIo {
   // A device identifier shared by every path to the same storage (an iSCSI
   // LUN's VPD 0x83 designator, shown as `wwid`), or empty when it has none.
   virtual std::string device_id() const { return {}; }
+
+  // --- asynchronous I/O (network backends): a request in flight holds no thread ---
+
+  // Whether submit() may take requests at all (fixed for the path's life).
+  virtual bool can_submit() const noexcept { return false; }
+  // Starts op; true when issued (op.done is then called exactly once, from
+  // the backend's thread), false when not (nothing is called: the caller
+  // serves it with pread/pwrite).  [off, off+len) lies within size().
+  virtual bool submit(PathOp& op) noexcept { return false; }
+  // Called once after op.done, by the volume: releases what op held.  For a
+  // failure it may carry the request on as pread/pwrite would before
+  // returning — wait until a failed write can no longer be applied, retry on
+  // this path (iSCSI's UNIT ATTENTION, BUSY) — and set op.result to the
+  // final answer, so it may block: the volume calls it for failures off the
+  // backend's thread.
+  virtual void finish(PathOp& op) noexcept {}
 };
 
 // How to open a path.

@@ -95,6 +95,7 @@ VoidResult Volume::add_path(std::shared_ptr<Path> p) {
   auto next = std::make_shared<PathSet>(*set);
   next->paths.push_back(p);
   if (io.align() > 1) rmw_possible_.store(true);
+  if (io.can_submit()) async_possible_.store(true);
   set_.store(next, std::memory_order_release);
   if (!active_.load() || active_.load()->failed()) move_active_after_locked(*next, nullptr);
   path_cv_.notify_all();

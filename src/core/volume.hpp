@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/async_request.hpp"
 #include "core/block_locks.hpp"
 #include "core/clock.hpp"
 #include "core/failover.hpp"
@@ -91,6 +92,12 @@ class Volume {
   // with ENOSPC.
   IoResult write(IoContext& ctx, const std::byte* data, size_t len, uint64_t off, const IoReply* reply = nullptr,
                  RequestOrigin origin = {}) noexcept;
+  // The same without keeping the caller, on a path that answers on its own
+  // thread (volume_async.cpp): true when taken (a.reply is then called once,
+  // from another thread), false when it must be served by read()/write().
+  bool submit(AsyncRequest& a, const std::byte* payload = nullptr) noexcept;
+  // Whether submit() can take anything: a path of the volume can.
+  bool may_submit() const { return async_possible_.load(std::memory_order_relaxed); }
   // fdatasync on every working path in parallel (volume_flush.cpp); 0 if
   // at least one flushed.  A path that does not answer within io_timeout
   // is failed like a path whose I/O timed out.
@@ -189,7 +196,12 @@ class Volume {
 
   // Timeout takeover and write fences (volume_takeover.cpp).
   // The worker side of a takeover: drop the late answer, lift the fence.
-  IoResult abandon(IoContext& ctx) noexcept;
+  IoResult abandon(InflightSlot& slot) noexcept;
+  // An asynchronous request's answer (volume_async.cpp): on the path's
+  // thread, then for a failure on a thread of its own.
+  static void on_async_done(PathOp& op) noexcept;
+  void async_failed(AsyncRequest& a) noexcept;
+  void async_abandon(AsyncRequest& a) noexcept;
   // Waits while an older stale write overlaps [off, off+len).  0 or -EIO.
   int wait_for_fences(IoContext& ctx, uint64_t off, size_t len, uint64_t epoch) noexcept;
 
@@ -274,6 +286,7 @@ class Volume {
   // volume (a read-modify-write is then possible).
   BlockLocks block_locks_;
   std::atomic<bool> rmw_possible_{false};
+  std::atomic<bool> async_possible_{false};  // a path can submit()
 };
 
 }  // namespace mpathfs

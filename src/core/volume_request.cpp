@@ -119,7 +119,7 @@ IoResult Volume::attempt(Path& p, Request& r) noexcept {
   if (slot.slow.load(std::memory_order_relaxed) && slot.slow.exchange(false)) {
     if (BlockingObserver* o = ctx.observer()) o->busy_end();
   }
-  if (!answered) return abandon(ctx);  // the watchdog released the hold
+  if (!answered) return abandon(slot);  // the watchdog released the hold
   if (!hold.empty()) block_locks_.release(hold);
   return IoResult::from_path(n);
 }

@@ -13,8 +13,7 @@
 
 namespace mpathfs {
 
-IoResult Volume::abandon(IoContext& ctx) noexcept {
-  InflightSlot& slot = ctx.slot();
+IoResult Volume::abandon(InflightSlot& slot) noexcept {
   // The watchdog copies the request, then releases the worker: brief.
   while (!slot.released.load(std::memory_order_acquire)) std::this_thread::yield();
   if (uint64_t token = slot.fence_token.load(std::memory_order_relaxed)) {

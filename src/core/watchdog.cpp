@@ -45,6 +45,7 @@ void Watchdog::loop() {
     if (stop_) break;
     lk.unlock();
     scan(clock_.now_ns());
+    if (after_scan_) after_scan_();
     lk.lock();
   }
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,6 +37,9 @@ class Watchdog {
 
   void start();
   void stop();
+  // Runs `task` after every scan, on the watchdog's thread (housekeeping
+  // that must stay off the threads it would block).  Set before start().
+  void after_scan(std::function<void()> task) { after_scan_ = std::move(task); }
 
   void attach(InflightSlot* s);
   void detach(InflightSlot* s);
@@ -55,6 +59,7 @@ class Watchdog {
   CondVar cv_;
   std::vector<InflightSlot*> slots_ GUARDED_BY(mu_);
   bool stop_ GUARDED_BY(mu_) = false;
+  std::function<void()> after_scan_;
   std::thread thread_;
 };
 

@@ -145,6 +145,11 @@ int run_daemon(const DaemonArgs& a) {
   int workers = opt.workers > 0 ? opt.workers : std::max(8u, 2 * std::thread::hardware_concurrency());
   Watchdog watchdog(1 << 20, 50, reg.clock());
   WorkerPool pool(se, workers, 1 << 20, &watchdog);
+  // As many as the kernel sends at once (max_background, session.cpp), of
+  // the sizes where a waiting worker costs more than the transfer.
+  AsyncPool async(kMaxBackground, kAsyncMaxBytes, &watchdog);
+  fs.set_async(&async);
+  watchdog.after_scan([&async] { async.trim(); });
   Checker checker(reg, CheckerPolicy::from(opt));
   DeviceMonitor monitor(reg);
   watchdog.start();
@@ -186,7 +191,10 @@ int run_daemon(const DaemonArgs& a) {
   monitor.stop();
   checker.stop();
   reg.shut_down_all();
-  const int stuck = pool.blocked();
+  // Requests in flight on network paths: answered by now, or soon (queued
+  // ones were just released with EIO), or stuck with a hung path.
+  const size_t async_stuck = async.wait_idle(kAsyncDrainSeconds);
+  const int stuck = pool.blocked() + static_cast<int>(async_stuck);
   if (const bool flush_hung = reg.any_flush_hung(); stuck > 0 || flush_hung) {
     // Threads stuck in calls to hung paths can never be joined; their late
     // answers are dropped anyway.  Leave without tearing down under them

@@ -26,6 +26,7 @@
 #include <new>
 #include <string>
 
+#include "core/async_request.hpp"
 #include "core/config.hpp"
 #include "core/control.hpp"
 #include "core/registry.hpp"
@@ -33,6 +34,16 @@
 namespace mpathfs::fuse {
 
 // Fixed inodes.
+// Requests the kernel sends at once without waiting (async direct I/O,
+// readahead): libfuse's max_background (session.cpp).
+inline constexpr unsigned kMaxBackground = 64;
+// Volume requests up to this size on a network path are answered by the
+// path's own thread (AsyncPool); larger ones keep a worker, which then lets
+// another serve (a transfer that long outweighs the context switches).
+inline constexpr size_t kAsyncMaxBytes = 128 * 1024;
+// At stop, how long requests still in flight on network paths may take.
+inline constexpr double kAsyncDrainSeconds = 2.0;
+
 inline constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;  // 1
 inline constexpr fuse_ino_t kStatusIno = 2;
 inline constexpr fuse_ino_t kCtlDirIno = 3;
@@ -82,10 +93,15 @@ class Fs {
   Registry& registry() { return reg_; }
   const DaemonOptions& options() const { return opt_; }
   static Fs& of(fuse_req_t req) { return *static_cast<Fs*>(fuse_req_userdata(req)); }
+  // Requests served without a worker waiting (network paths); null: none.
+  // Set before the workers start.
+  AsyncPool* async() const { return async_; }
+  void set_async(AsyncPool* a) { async_ = a; }
 
  private:
   Registry& reg_;
   const DaemonOptions& opt_;
+  AsyncPool* async_ = nullptr;
 };
 
 // Every op is noexcept: a stray exception becomes ENOMEM/EIO and a log

@@ -37,6 +37,23 @@ void watch_interrupt(void* ctx, Interruption* w) {
 }
 bool caller_dying(void* ctx) { return caller_has_fatal_signal(fuse_req_ctx(static_cast<fuse_req_t>(ctx))->pid); }
 constexpr ReplyHooks kHooks{watch_interrupt, caller_dying};
+
+// A request a network path can answer by itself (Volume::submit): true when
+// taken, and the worker goes back to /dev/fuse at once.
+bool submitted(fuse_req_t req, Volume& v, IoKind kind, size_t size, off_t off, const char* payload,
+               void (*done)(void*, const std::byte*, ssize_t)) {
+  AsyncPool* pool = Fs::of(req).async();
+  if (!pool || !v.may_submit() || size > pool->max_bytes()) return false;
+  AsyncRequest* a = pool->acquire();
+  if (!a) return false;
+  a->kind = kind;
+  a->off = static_cast<uint64_t>(off);
+  a->len = size;
+  a->reply = IoReply{req, done, &kHooks};
+  if (v.submit(*a, reinterpret_cast<const std::byte*>(payload))) return true;
+  a->release();
+  return false;
+}
 }  // namespace
 
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) noexcept {
@@ -76,6 +93,7 @@ void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_i
       fuse_reply_err(req, EINVAL);
       return;
     }
+    if (submitted(req, *h->volume, IoKind::kRead, size, off, nullptr, reply_read)) return;
     const std::byte* data = nullptr;
     const IoReply reply{req, reply_read, &kHooks};
     const IoResult res = h->volume->read(worker_context(), size, static_cast<uint64_t>(off), &data, &reply);
@@ -92,6 +110,7 @@ void op_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_
       fuse_reply_err(req, EINVAL);
       return;
     }
+    if (submitted(req, *h->volume, IoKind::kWrite, size, off, buf, reply_write)) return;
     const IoReply reply{req, reply_write, &kHooks};
     const IoResult res = h->volume->write(worker_context(), reinterpret_cast<const std::byte*>(buf), size,
                                           static_cast<uint64_t>(off), &reply);

@@ -41,6 +41,7 @@ Daemon::Daemon(const TempDir& tmp, Options o) {
     argv.push_back("-o");
     argv.push_back(o.opts);
   }
+  if (getenv("MPATHFS_E2E_DEBUG")) argv.push_back("-d");
   argv.push_back(o.source);
   argv.push_back(mnt_);
   {

@@ -55,6 +55,7 @@ struct FakeOptions {
   bool direct = false;
   PathKind kind = PathKind::kRegularFile;
   bool holds_cut_writes = false;  // like NBD: holds_writes_after_abort()
+  bool async = false;             // like NBD: submit() answers on a thread of its own
 };
 
 
@@ -64,7 +65,10 @@ class FakePathIo final : public PathIo {
 
   FakePathIo(std::shared_ptr<FakeDisk> disk, FakeOptions o)
       : disk_(std::move(disk)), o_(o) {}
-  ~FakePathIo() override { release(); }
+  ~FakePathIo() override {
+    release();
+    while (pending_.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 
   // ---- fault injection (atomics: tests flip them from other threads) ----
   std::atomic<int> read_errno{0};   // every read fails with it while non-zero
@@ -82,6 +86,7 @@ class FakePathIo final : public PathIo {
   std::atomic<uint64_t> read_bytes{0}, write_bytes{0};
   std::atomic<uint64_t> errors{0}, unaligned{0};
   std::atomic<int> hung{0};         // calls blocked in hang right now
+  std::atomic<uint64_t> submits{0}, finishes{0};  // async (o.async)
 
   void set_hang() { hang.store(true); }
   void release() {
@@ -166,6 +171,28 @@ class FakePathIo final : public PathIo {
   PathKind kind() const noexcept override { return o_.kind; }
   bool holds_writes_after_abort() const noexcept override { return o_.holds_cut_writes; }
 
+  // Async (o.async): each op on a thread of its own, through pread/pwrite
+  // (faults and hangs included), answered from that thread.
+  bool can_submit() const noexcept override { return o_.async; }
+  bool submit(PathOp& op) noexcept override {
+    if (!o_.async) return false;
+    pending_.fetch_add(1);
+    submits.fetch_add(1);
+    try {
+      std::thread([this, &op] {
+        op.result = op.write ? pwrite(op.buf, op.len, op.off) : pread(op.buf, op.len, op.off);
+        op.done(op);
+        pending_.fetch_sub(1);  // the last touch: the destructor waits for it
+      }).detach();
+    } catch (...) {
+      pending_.fetch_sub(1);
+      submits.fetch_sub(1);
+      return false;
+    }
+    return true;
+  }
+  void finish(PathOp&) noexcept override { finishes.fetch_add(1); }
+
  private:
   int injected(const std::atomic<int>& persistent) {
     if (int e = persistent.load()) {
@@ -204,6 +231,7 @@ class FakePathIo final : public PathIo {
   FakeOptions o_;
   std::mutex hang_mu_;
   std::condition_variable hang_cv_;
+  std::atomic<int> pending_{0};  // submit threads still running
 };
 
 // A path named `name` over `disk`; *io_out (if given) is the fake, owned by the path.

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <new>
 #include <thread>
 
 #include "core/connection_settle.hpp"
@@ -141,17 +142,65 @@ class IscsiPathIo final : public PathIo {
     }
   }
 
+  // Asynchronous READ(16)/WRITE(16): the Command lives in op.space; a GOOD
+  // answer completes on the session's thread, anything else is settled by
+  // finish() (the retries of run(), off that thread).
+  bool can_submit() const noexcept override { return true; }
+  bool submit(PathOp& op) noexcept override {
+    static_assert(sizeof(Command) <= PathOp::kBackendSpace && alignof(Command) <= 16);
+    if ((op.write && read_only_) || op.off % block_ || op.len % block_ || op.off >= size_ ||
+        op.len > size_ - op.off || op.len == 0)
+      return false;  // pread/pwrite answer these
+    Command* c = new (op.space) Command;
+    c->op = op.write ? Command::Op::kWrite : Command::Op::kRead;
+    c->lba = op.off / block_;
+    c->blocks = static_cast<uint32_t>(op.len / block_);
+    c->iov = {op.buf, op.len};
+    c->on_done = &IscsiPathIo::on_command_done;
+    c->user = &op;
+    op.backend = this;
+    if (session_->submit(*c)) return true;
+    c->~Command();
+    return false;
+  }
+  void finish(PathOp& op) noexcept override {
+    Command& c = command_of(op);
+    if (op.result < 0) {
+      c.on_done = nullptr;  // retries wait for their answer
+      const int r = settle(c);
+      op.result = r < 0 ? r : static_cast<ssize_t>(op.len);
+    }
+    c.~Command();
+  }
+
   void abort_inflight() noexcept override { session_->abort(); }
   bool holds_writes_after_abort() const noexcept override { return true; }
   std::string device_id() const override { return id_; }
 
  private:
+  static Command& command_of(PathOp& op) noexcept { return *std::launder(reinterpret_cast<Command*>(op.space)); }
+  // The loop thread's side of submit(): a GOOD answer completes the op; any
+  // other is not final yet (-EAGAIN), settle() decides in finish().
+  static void on_command_done(Command& c) noexcept {
+    PathOp& op = *static_cast<PathOp*>(c.user);
+    auto* self = static_cast<IscsiPathIo*>(op.backend);
+    const bool good = !c.held && iscsi::classify_answer(c.status, c.sense).action == Action::kDone;
+    if (good && self->last_answer_.load(std::memory_order_relaxed) != 0)
+      self->last_answer_.store(0, std::memory_order_relaxed);
+    op.result = good ? static_cast<ssize_t>(op.len) : -EAGAIN;
+    op.done(op);
+  }
+
   // Runs c until it has a final answer: 0 or -errno.
   int run(Command& c, bool backoff = true) const noexcept {
+    session_->execute(c);
+    return settle(c, backoff);
+  }
+  // c holds an answer: retries on this path until it is final.
+  int settle(Command& c, bool backoff = true) const noexcept {
     int unit_attentions = 0;
     int pause_ms = 1, paused_ms = 0;
-    for (;;) {
-      session_->execute(c);
+    for (;; session_->execute(c)) {
       if (c.held) {
         // A write cut loose with its session: the target may still apply it,
         // so it is not answered (the volume's write fence stays up) until

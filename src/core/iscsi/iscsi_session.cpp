@@ -60,6 +60,17 @@ void Session::execute(Command& c) noexcept {
     c.status = kLibCancelled;
     return;
   }
+  push(c);
+  c.done.wait(0, std::memory_order_acquire);
+}
+
+bool Session::submit(Command& c) noexcept {
+  if (!alive()) return false;
+  push(c);
+  return true;
+}
+
+void Session::push(Command& c) noexcept {
   // Push on the intrusive stack; the first pusher onto an empty stack wakes
   // the loop, later ones ride on that wake-up.
   Command* old = head_.load(std::memory_order_relaxed);
@@ -67,11 +78,11 @@ void Session::execute(Command& c) noexcept {
     c.next = old;
   } while (!head_.compare_exchange_weak(old, &c, std::memory_order_release, std::memory_order_relaxed));
   if (!old) wake();
-  c.done.wait(0, std::memory_order_acquire);
 }
 
 void Session::finish(Command& c, uint32_t status) noexcept {
   c.status = status;
+  if (c.on_done) return c.on_done(c);  // asynchronous: c belongs to the callback now
   // The worker may return (and its stack frame go) as soon as it sees done;
   // notify only wakes the futex at that address and reads nothing.
   c.done.store(1, std::memory_order_release);

@@ -62,6 +62,10 @@ struct Command {
   // Set with a cancelled write that may have reached the target: wait until
   // it settles before answering (only on a session drop; null otherwise).
   std::shared_ptr<HeldSocket> held;
+  // Asynchronous (Session::submit): called on the loop thread with the
+  // answer in place of waking a waiter; `user` is the caller's.
+  void (*on_done)(Command& c) noexcept = nullptr;
+  void* user = nullptr;
   // Loop-private.
   scsi_task* task = nullptr;
   Session* session = nullptr;
@@ -90,6 +94,9 @@ class Session {
   // Runs c on the session and waits for its answer (c.status, c.sense).
   // On a dropped session: status kLibCancelled at once.
   void execute(Command& c) noexcept;
+  // Issues c without waiting: c.on_done is called from the loop thread with
+  // the answer.  False (and nothing called) on a dropped session.
+  bool submit(Command& c) noexcept;
   // Drops the session now (io_timeout): whatever is in flight completes
   // cancelled.  Does not block.
   void abort() noexcept;
@@ -105,6 +112,7 @@ class Session {
   void drop(const std::string& why) noexcept;  // loop thread only
   void keepalive(uint64_t now_ms) noexcept;
   void wake() noexcept;
+  void push(Command& c) noexcept;
   static void on_complete(iscsi_context* ctx, int status, void* data, void* priv);
   static void finish(Command& c, uint32_t status) noexcept;
 

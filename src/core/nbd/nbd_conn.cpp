@@ -169,13 +169,38 @@ ssize_t NbdConn::pwrite(const void* buf, size_t len, uint64_t off) noexcept {
   Completion c;
   const int64_t ck = nbd_aio_pwrite(h_, buf, len, off, nbd_completion_callback{on_complete, &c, nullptr}, 0);
   const int r = wait(ck, c);
-  if (r < 0 && ck >= 0 && (dead() || nbd_aio_is_dead(h_) || nbd_aio_is_closed(h_))) {
+  if (r < 0 && ck >= 0 && died()) {
     // Sent, and the connection died under it: the server may still apply
     // it.  Returning lifts the volume's write fence, so not before the
     // connection is settled.
     hold_until_settled();
   }
   return r < 0 ? r : static_cast<ssize_t>(len);
+}
+
+bool NbdConn::died() const noexcept { return dead() || nbd_aio_is_dead(h_) || nbd_aio_is_closed(h_); }
+
+int NbdConn::on_op_complete(void* user_data, int* error) {
+  auto& op = *static_cast<PathOp*>(user_data);
+  op.result = *error ? -*error : static_cast<ssize_t>(op.len);
+  op.done(op);
+  return 1;  // retire the command
+}
+
+bool NbdConn::submit(PathOp& op) noexcept {
+  if (dead() || (op.write && read_only_)) return false;  // pwrite/pread answer these
+  op.backend = this;
+  const nbd_completion_callback cb{on_op_complete, &op, nullptr};
+  const int64_t ck = op.write ? nbd_aio_pwrite(h_, op.buf, op.len, op.off, cb, 0)
+                              : nbd_aio_pread(h_, op.buf, op.len, op.off, cb, 0);
+  if (ck < 0) return false;
+  // The submission may have left bytes to send: the loop must poll for writing.
+  if (nbd_aio_get_direction(h_) & LIBNBD_AIO_DIRECTION_WRITE) wake();
+  return true;
+}
+
+void NbdConn::hold_failed_write(const PathOp& op) noexcept {
+  if (op.write && op.result < 0 && died()) hold_until_settled();
 }
 
 int NbdConn::flush() noexcept {

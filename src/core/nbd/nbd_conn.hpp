@@ -24,6 +24,7 @@
 #include <string>
 #include <thread>
 
+#include "core/path_io.hpp"
 #include "core/result.hpp"
 
 struct nbd_handle;
@@ -45,6 +46,12 @@ class NbdConn {
   ssize_t pread(void* buf, size_t len, uint64_t off) noexcept;
   ssize_t pwrite(const void* buf, size_t len, uint64_t off) noexcept;
   int flush() noexcept;
+  // Issues op (PathIo::submit): true when issued, op.done then called from
+  // the loop thread; false when not (dead, or libnbd refused it).
+  bool submit(PathOp& op) noexcept;
+  // For a write that failed on a connection that died under it: returns
+  // once the server can no longer apply it (as pwrite holds).
+  void hold_failed_write(const PathOp& op) noexcept;
 
   // Callers inside: false (and not entered) when the connection is retired.
   // Sequentially consistent with retire(): either the caller sees the
@@ -77,6 +84,8 @@ class NbdConn {
   struct Completion;
   explicit NbdConn(nbd_handle* h);
   static int on_complete(void* user_data, int* error);
+  static int on_op_complete(void* user_data, int* error);
+  bool died() const noexcept;
   int wait(int64_t cookie, Completion& c) noexcept;
   void wake() noexcept;
   void loop() noexcept;

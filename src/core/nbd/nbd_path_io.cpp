@@ -129,6 +129,21 @@ class NbdPathIo final : public PathIo {
     c->leave();
     return r;
   }
+  // A request in flight holds no thread: the connection's loop answers it.
+  bool can_submit() const noexcept override { return true; }
+  bool submit(PathOp& op) noexcept override {
+    NbdConn* c = pick();
+    if (!c) return false;
+    if (c->submit(op)) return true;  // left in finish()
+    c->leave();
+    return false;
+  }
+  void finish(PathOp& op) noexcept override {
+    auto* c = static_cast<NbdConn*>(op.backend);
+    c->hold_failed_write(op);
+    c->leave();
+  }
+
   // With multi-conn a flush covers the writes completed on every
   // connection; without it there is only one connection.
   int fdatasync() noexcept override {

@@ -1,0 +1,74 @@
+#include "core/async_request.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include "core/watchdog.hpp"
+
+namespace mpathfs {
+
+AsyncRequest::AsyncRequest(AsyncPool& pool, size_t capacity) : pool_(pool), buf_(capacity, kMaxAlign) {}
+
+Watchdog* AsyncRequest::watchdog() const { return pool_.watchdog(); }
+
+void AsyncRequest::release() noexcept { pool_.release(*this); }
+
+AsyncPool::AsyncPool(size_t count, size_t max_bytes, Watchdog* watchdog)
+    : max_bytes_(max_bytes), watchdog_(watchdog) {
+  // Virtual memory only until used: the kernel gives pages on first touch.
+  reqs_.reserve(count);
+  for (size_t i = 0; i < count; ++i) reqs_.push_back(std::make_unique<AsyncRequest>(*this, max_bytes));
+  if (watchdog_)
+    for (auto& r : reqs_) watchdog_->attach(&r->inflight);
+}
+
+AsyncPool::~AsyncPool() {
+  if (watchdog_)
+    for (auto& r : reqs_) watchdog_->detach(&r->inflight);
+}
+
+AsyncRequest* AsyncPool::acquire() noexcept {
+  const size_t n = reqs_.size();
+  // Start where the last taker did: the request just given back is likely
+  // free again, and its buffer warm.
+  const size_t start = hint_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < n; ++i) {
+    AsyncRequest& r = *reqs_[(start + i) % n];
+    uint8_t expect = kFree;
+    if (r.state_.load(std::memory_order_relaxed) == kFree &&
+        r.state_.compare_exchange_strong(expect, kTaken, std::memory_order_acquire)) {
+      hint_.store((start + i) % n, std::memory_order_relaxed);
+      // A path reference left by a request answered on the path's thread.
+      r.keep.reset();
+      return &r;
+    }
+  }
+  return nullptr;
+}
+
+void AsyncPool::release(AsyncRequest& r) noexcept { r.state_.store(kFree, std::memory_order_release); }
+
+void AsyncPool::trim() noexcept {
+  for (auto& r : reqs_) {
+    uint8_t expect = kFree;
+    if (!r->keep || !r->state_.compare_exchange_strong(expect, kTaken, std::memory_order_acquire)) continue;
+    r->keep.reset();
+    r->state_.store(kFree, std::memory_order_release);
+  }
+}
+
+size_t AsyncPool::busy() const noexcept {
+  size_t n = 0;
+  for (auto& r : reqs_) n += r->state_.load(std::memory_order_acquire) != kFree;
+  return n;
+}
+
+size_t AsyncPool::wait_idle(double seconds) const noexcept {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  size_t n;
+  while ((n = busy()) > 0 && std::chrono::steady_clock::now() < end)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return n;
+}
+
+}  // namespace mpathfs
