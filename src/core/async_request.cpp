@@ -20,9 +20,14 @@ AsyncPool::AsyncPool(size_t count, size_t max_bytes, Watchdog* watchdog)
   for (size_t i = 0; i < count; ++i) reqs_.push_back(std::make_unique<AsyncRequest>(*this, max_bytes));
   if (watchdog_)
     for (auto& r : reqs_) watchdog_->attach(&r->inflight);
+  carrier_ = std::thread([this] { carrier_main(); });
 }
 
 AsyncPool::~AsyncPool() {
+  stop_.store(true, std::memory_order_release);
+  carrier_wake_.fetch_add(1, std::memory_order_release);
+  carrier_wake_.notify_one();
+  if (carrier_.joinable()) carrier_.join();
   if (watchdog_)
     for (auto& r : reqs_) watchdog_->detach(&r->inflight);
 }
@@ -51,9 +56,37 @@ void AsyncPool::release(AsyncRequest& r) noexcept { r.state_.store(kFree, std::m
 void AsyncPool::trim() noexcept {
   for (auto& r : reqs_) {
     uint8_t expect = kFree;
-    if (!r->keep || !r->state_.compare_exchange_strong(expect, kTaken, std::memory_order_acquire)) continue;
-    r->keep.reset();
+    if (!r->state_.compare_exchange_strong(expect, kTaken, std::memory_order_acquire)) continue;
+    r->keep.reset();  // ours while taken
     r->state_.store(kFree, std::memory_order_release);
+  }
+}
+
+void AsyncPool::carry_on(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) noexcept {
+  try {
+    std::thread([&r, fn] { fn(r); }).detach();
+    return;
+  } catch (...) {
+  }
+  r.carry_fn_ = fn;
+  AsyncRequest* old = carried_.load(std::memory_order_relaxed);
+  do {
+    r.next_carried_ = old;
+  } while (!carried_.compare_exchange_weak(old, &r, std::memory_order_release, std::memory_order_relaxed));
+  carrier_wake_.fetch_add(1, std::memory_order_release);
+  carrier_wake_.notify_one();
+}
+
+void AsyncPool::carrier_main() noexcept {
+  for (;;) {
+    const uint32_t seen = carrier_wake_.load(std::memory_order_acquire);
+    for (AsyncRequest* r = carried_.exchange(nullptr, std::memory_order_acquire); r;) {
+      AsyncRequest* next = r->next_carried_;  // r is released by its fn
+      r->carry_fn_(*r);
+      r = next;
+    }
+    if (stop_.load(std::memory_order_acquire)) return;
+    carrier_wake_.wait(seen, std::memory_order_acquire);
   }
 }
 

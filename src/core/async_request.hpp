@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "core/aligned_buffer.hpp"
@@ -66,6 +67,9 @@ class AsyncRequest {
   AsyncPool& pool_;
   AlignedBuffer buf_;
   std::atomic<uint8_t> state_{0};  // AsyncPool's kFree / kTaken
+  // AsyncPool::carry_on's queue for its carrier thread.
+  AsyncRequest* next_carried_ = nullptr;
+  void (*carry_fn_)(AsyncRequest&) noexcept = nullptr;
 };
 
 class AsyncPool {
@@ -87,6 +91,11 @@ class AsyncPool {
   // answered on a path's own thread cannot drop the last reference there:
   // the path's destructor would join that thread).  Called periodically.
   void trim() noexcept;
+  // Runs fn(r) off the calling thread, which must not block (a path's event
+  // loop): on a thread of its own (failures are rare, and one may block for
+  // long: a held write, no_path_retry), or — when no thread can be started —
+  // on the pool's carrier thread, one after the other.
+  void carry_on(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) noexcept;
   // Requests in flight now.
   size_t busy() const noexcept;
   // Waits up to `seconds` until none is in flight; the number left.
@@ -96,8 +105,14 @@ class AsyncPool {
   static constexpr uint8_t kFree = 0, kTaken = 1;
   const size_t max_bytes_;
   Watchdog* const watchdog_;
+  void carrier_main() noexcept;
+
   std::vector<std::unique_ptr<AsyncRequest>> reqs_;
   std::atomic<size_t> hint_{0};
+  std::atomic<AsyncRequest*> carried_{nullptr};  // a lock-free stack
+  std::atomic<uint32_t> carrier_wake_{0};
+  std::atomic<bool> stop_{false};
+  std::thread carrier_;
 };
 
 }  // namespace mpathfs

@@ -12,7 +12,6 @@
 // no lock, no log line.
 #include <algorithm>
 #include <cstring>
-#include <thread>
 
 #include "core/volume.hpp"
 
@@ -39,7 +38,10 @@ bool Volume::submit(AsyncRequest& a, const std::byte* payload) noexcept {
   a.t_issued = now;
   a.t_answered = 0;
   a.fence_epoch = epoch;
-  a.keep = std::move(set);  // p stays alive until the request is released
+  // The request keeps the path alive until it is released; `set` keeps it
+  // until this call returns — the request may be answered, released and
+  // reused (its `keep` dropped) before submit() below returns.
+  a.keep = set;
   a.op.write = write;
   a.op.buf = a.buf();
   a.op.len = a.len;
@@ -64,13 +66,8 @@ void Volume::on_async_done(PathOp& op) noexcept {
   a.t_answered = v.clock_.now_ns();
   if (op.result < 0) {
     // A failure may block (a write held until its connection settles,
-    // failover, no_path_retry): not on the path's thread.  Rare, so a
-    // thread of its own, as the watchdog's rescue.
-    try {
-      std::thread([&a] { a.volume->async_failed(a); }).detach();
-    } catch (...) {
-      v.async_failed(a);
-    }
+    // failover, no_path_retry): never on the path's thread.
+    a.pool().carry_on(a, [](AsyncRequest& r) noexcept { r.volume->async_failed(r); });
     return;
   }
   Path& p = *a.path;

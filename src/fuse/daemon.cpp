@@ -150,6 +150,12 @@ int run_daemon(const DaemonArgs& a) {
   AsyncPool async(kMaxBackground, kAsyncMaxBytes, &watchdog);
   fs.set_async(&async);
   watchdog.after_scan([&async] { async.trim(); });
+  // The watchdog's thread calls into `async`: stopped before `async` goes,
+  // whichever way this function ends.
+  struct StopFirst {
+    Watchdog& w;
+    ~StopFirst() { w.stop(); }
+  } stop_watchdog_first{watchdog};
   Checker checker(reg, CheckerPolicy::from(opt));
   DeviceMonitor monitor(reg);
   watchdog.start();

@@ -58,6 +58,9 @@ class NbdConn {
   // retirement, or retire's caller sees the caller inside.
   bool enter() noexcept;
   void leave() noexcept { users_.fetch_sub(1, std::memory_order_seq_cst); }
+  // One more reference for a caller that already holds one (enter), even
+  // once retired: it outlives the first, which an op may give back at once.
+  void pin() noexcept { users_.fetch_add(1, std::memory_order_seq_cst); }
   int users() const noexcept { return users_.load(std::memory_order_relaxed); }
   // No new caller gets in; once users() is 0, release() may run.
   void retire() noexcept { retired_.store(true, std::memory_order_seq_cst); }

@@ -132,11 +132,15 @@ class NbdPathIo final : public PathIo {
   // A request in flight holds no thread: the connection's loop answers it.
   bool can_submit() const noexcept override { return true; }
   bool submit(PathOp& op) noexcept override {
-    NbdConn* c = pick();
+    NbdConn* c = pick();  // the op's reference, given back in finish()
     if (!c) return false;
-    if (c->submit(op)) return true;  // left in finish()
+    // The op may be answered and finished on another thread before
+    // NbdConn::submit returns: our own reference keeps the connection.
+    c->pin();
+    const bool issued = c->submit(op);
     c->leave();
-    return false;
+    if (!issued) c->leave();
+    return issued;
   }
   void finish(PathOp& op) noexcept override {
     auto* c = static_cast<NbdConn*>(op.backend);
