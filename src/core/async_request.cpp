@@ -18,9 +18,9 @@ AsyncPool::AsyncPool(size_t count, size_t max_bytes, Watchdog* watchdog)
   // Virtual memory only until used: the kernel gives pages on first touch.
   reqs_.reserve(count);
   for (size_t i = 0; i < count; ++i) reqs_.push_back(std::make_unique<AsyncRequest>(*this, max_bytes));
+  carrier_ = std::thread([this] { carrier_main(); });  // first: if it throws, nothing is attached yet
   if (watchdog_)
     for (auto& r : reqs_) watchdog_->attach(&r->inflight);
-  carrier_ = std::thread([this] { carrier_main(); });
 }
 
 AsyncPool::~AsyncPool() {
@@ -78,14 +78,17 @@ void AsyncPool::carry_on(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) no
 }
 
 void AsyncPool::carrier_main() noexcept {
-  for (;;) {
-    const uint32_t seen = carrier_wake_.load(std::memory_order_acquire);
+  auto run_queued = [this] {
     for (AsyncRequest* r = carried_.exchange(nullptr, std::memory_order_acquire); r;) {
       AsyncRequest* next = r->next_carried_;  // r is released by its fn
       r->carry_fn_(*r);
       r = next;
     }
-    if (stop_.load(std::memory_order_acquire)) return;
+  };
+  for (;;) {
+    const uint32_t seen = carrier_wake_.load(std::memory_order_acquire);
+    run_queued();
+    if (stop_.load(std::memory_order_acquire)) return run_queued();  // one pushed meanwhile
     carrier_wake_.wait(seen, std::memory_order_acquire);
   }
 }

@@ -94,7 +94,8 @@ class AsyncPool {
   // Runs fn(r) off the calling thread, which must not block (a path's event
   // loop): on a thread of its own (failures are rare, and one may block for
   // long: a held write, no_path_retry), or — when no thread can be started —
-  // on the pool's carrier thread, one after the other.
+  // on the pool's carrier thread, one after the other (degraded: a failure
+  // that blocks holds up those behind it, which io_timeout's rescue answers).
   void carry_on(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) noexcept;
   // Requests in flight now.
   size_t busy() const noexcept;

@@ -117,9 +117,10 @@ class PathIo {
 
   // Whether submit() may take requests at all (fixed for the path's life).
   virtual bool can_submit() const noexcept { return false; }
-  // Starts op; true when issued (op.done is then called exactly once, from
-  // the backend's thread), false when not (nothing is called: the caller
-  // serves it with pread/pwrite).  [off, off+len) lies within size().
+  // Starts op; true when issued (op.done is then called exactly once, on the
+  // backend's thread or — libnbd failing a queued command — on the caller's,
+  // possibly before submit returns), false when not (nothing is called: the
+  // caller serves it with pread/pwrite).  [off, off+len) lies within size().
   virtual bool submit(PathOp& op) noexcept { return false; }
   // Called once after op.done, by the volume: releases what op held.  For a
   // failure it may carry the request on as pread/pwrite would before

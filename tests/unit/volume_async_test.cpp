@@ -90,7 +90,7 @@ struct Rig {
 
 }  // namespace
 
-TEST_CASE("async: reads and writes are answered from the path's thread; the request goes back to the pool",
+TEST_CASE("async: reads and writes are answered from the path's thread, and the request goes back to the pool",
           "[async]") {
   Rig r(2);
   const auto data = pattern(4096, 5);
@@ -132,7 +132,7 @@ TEST_CASE("async: an error about the request itself is returned and the path sta
   CHECK(r.fv.io(1).reads == p1_reads);
 }
 
-TEST_CASE("async: a request a hung path does not answer is taken over at io_timeout; the late answer is dropped",
+TEST_CASE("async: a request a hung path does not answer is taken over at io_timeout, and the late answer is dropped",
           "[async][io_timeout]") {
   Rig r(2);
   const auto data = pattern(4096, 7);
