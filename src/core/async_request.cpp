@@ -42,7 +42,7 @@ AsyncRequest* AsyncPool::acquire() noexcept {
     uint8_t expect = kFree;
     if (r.state_.load(std::memory_order_relaxed) == kFree &&
         r.state_.compare_exchange_strong(expect, kTaken, std::memory_order_acquire)) {
-      hint_.store((start + i) % n, std::memory_order_relaxed);
+      if (i) hint_.store((start + i) % n, std::memory_order_relaxed);  // no shared write when it stays
       // A path reference left by a request answered on the path's thread.
       r.keep.reset();
       return &r;

@@ -10,7 +10,6 @@
 // On success, per request: one routing decision, one submit, and on the
 // path's thread one clock read, the counters and the reply.  No allocation,
 // no lock, no log line.
-#include <algorithm>
 #include <cstring>
 
 #include "core/volume.hpp"

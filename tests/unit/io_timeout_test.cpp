@@ -7,10 +7,10 @@
 #include <future>
 #include <thread>
 
-#include "core/watchdog.hpp"
 #include "unit/failover_helpers.hpp"
 #include "unit/fake_clock.hpp"
 #include "unit/fake_path_io.hpp"
+#include "unit/watchdog_rig.hpp"
 
 using namespace mpathfs;
 using namespace mpathfs::test;
@@ -18,18 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// One fake clock and one watchdog on it for the whole run, never
-// destroyed: rescue threads detach their contexts from the watchdog after
-// they have answered.  Its loop does not run: a test moves the clock past
-// io_timeout and scans (timed_out()), so a takeover happens exactly then.
-FakeClock& io_clock() {
-  static auto* clock = new FakeClock;
-  return *clock;
-}
-Watchdog& watchdog() {
-  static auto* wd = new Watchdog(1 << 20, 20, io_clock());
-  return *wd;
-}
 // io_timeout (0.2 s in these tests) passes for every request in flight.
 void timed_out() {
   io_clock().advance(250'000'000);
@@ -40,28 +28,6 @@ int stuck(FakeVolume& fv) {
   int n = 0;
   for (auto* io : fv.ios) n += io->hung;
   return n;
-}
-
-// Collects the one answer of a request taken over by the watchdog.
-struct ReplyBox {
-  std::promise<std::pair<ssize_t, std::vector<std::byte>>> promise;
-  std::future<std::pair<ssize_t, std::vector<std::byte>>> future = promise.get_future();
-  std::atomic<int> calls{0};
-  IoReply reply{this, &ReplyBox::done};
-  static void done(void* c, const std::byte* data, ssize_t n) {
-    auto* self = static_cast<ReplyBox*>(c);
-    if (self->calls.fetch_add(1) == 0)
-      self->promise.set_value({n, n > 0 && data ? std::vector<std::byte>(data, data + n) : std::vector<std::byte>{}});
-  }
-};
-
-// Boxes live until the end of the run: a rescue thread may still be
-// returning from set_value() when the test has its answer.
-ReplyBox& new_box() {
-  static std::mutex mu;
-  static std::vector<std::unique_ptr<ReplyBox>> boxes;
-  std::lock_guard lk(mu);
-  return *boxes.emplace_back(std::make_unique<ReplyBox>());
 }
 
 VolumeSettings with_timeout(double s) {

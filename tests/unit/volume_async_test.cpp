@@ -8,46 +8,16 @@
 #include <thread>
 
 #include "core/async_request.hpp"
-#include "core/watchdog.hpp"
 #include "unit/failover_helpers.hpp"
 #include "unit/fake_clock.hpp"
 #include "unit/fake_path_io.hpp"
+#include "unit/watchdog_rig.hpp"
 
 using namespace mpathfs;
 using namespace mpathfs::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// One clock and one watchdog for the run, never destroyed (rescue threads
-// detach from it after they answered); a test moves the clock and scans.
-FakeClock& async_clock() {
-  static auto* clock = new FakeClock;
-  return *clock;
-}
-Watchdog& async_watchdog() {
-  static auto* wd = new Watchdog(1 << 20, 20, async_clock());
-  return *wd;
-}
-
-// The one answer of a request, kept until the end of the run (a thread may
-// still be returning from set_value when the test has its answer).
-struct Answer {
-  std::promise<std::pair<ssize_t, std::vector<std::byte>>> promise;
-  std::future<std::pair<ssize_t, std::vector<std::byte>>> future = promise.get_future();
-  std::atomic<int> calls{0};
-  static void done(void* c, const std::byte* data, ssize_t n) {
-    auto* self = static_cast<Answer*>(c);
-    if (self->calls.fetch_add(1) == 0)
-      self->promise.set_value({n, n > 0 && data ? std::vector<std::byte>(data, data + n) : std::vector<std::byte>{}});
-  }
-};
-Answer& new_answer() {
-  static std::mutex mu;
-  static std::vector<std::unique_ptr<Answer>> all;
-  std::lock_guard lk(mu);
-  return *all.emplace_back(std::make_unique<Answer>());
-}
 
 FakeOptions async_paths() {
   FakeOptions o;
@@ -62,23 +32,23 @@ VolumeSettings timed(double io_timeout) {
 
 struct Rig {
   explicit Rig(size_t npaths, FakeOptions o = async_paths())
-      : fv(npaths, o, timed(0.2), 1 << 20, async_clock()), pool(4, 64 * 1024, &async_watchdog()) {}
+      : fv(npaths, o, timed(0.2), 1 << 20, io_clock()), pool(4, 64 * 1024, &watchdog()) {}
   ~Rig() { CHECK(pool.wait_idle(10) == 0); }
 
   // Submits; nullptr when the volume declined (the request is back in the pool).
-  Answer* submit(IoKind kind, uint64_t off, size_t len, const std::byte* payload = nullptr) {
+  ReplyBox* submit(IoKind kind, uint64_t off, size_t len, const std::byte* payload = nullptr) {
     AsyncRequest* a = pool.acquire();
     REQUIRE(a);
-    Answer& ans = new_answer();
+    ReplyBox& ans = new_box();
     a->kind = kind;
     a->off = off;
     a->len = len;
-    a->reply = IoReply{&ans, &Answer::done, nullptr};
+    a->reply = ans.reply;
     if (fv.vol->submit(*a, payload)) return &ans;
     a->release();
     return nullptr;
   }
-  static std::pair<ssize_t, std::vector<std::byte>> wait(Answer* a) {
+  static std::pair<ssize_t, std::vector<std::byte>> wait(ReplyBox* a) {
     REQUIRE(a);
     REQUIRE(a->future.wait_for(10s) == std::future_status::ready);
     return a->future.get();
@@ -138,13 +108,13 @@ TEST_CASE("async: a request a hung path does not answer is taken over at io_time
   const auto data = pattern(4096, 7);
   REQUIRE(r.fv.write(0, data) == 4096);
   r.fv.io(0).set_hang();
-  Answer* a = r.submit(IoKind::kRead, 0, 4096);
+  ReplyBox* a = r.submit(IoKind::kRead, 0, 4096);
   REQUIRE(r.fv.io(0).wait_hung(1));
-  async_watchdog().scan(async_clock().now_ns());  // before io_timeout: nothing
+  watchdog().scan(io_clock().now_ns());  // before io_timeout: nothing
   CHECK(r.fv.state_of(0) == PathState::kActive);
   CHECK(r.pool.busy() == 1);
-  async_clock().advance(250'000'000);
-  async_watchdog().scan(async_clock().now_ns());
+  io_clock().advance(250'000'000);
+  watchdog().scan(io_clock().now_ns());
   auto [n, got] = Rig::wait(a);
   CHECK(n == 4096);
   CHECK(got == data);
@@ -183,10 +153,10 @@ TEST_CASE("async: what only the synchronous path serves is declined", "[async]")
   SECTION("every request of the pool in flight") {
     Rig r(1);
     r.fv.io(0).set_hang();
-    std::vector<Answer*> taken;
+    std::vector<ReplyBox*> taken;
     for (int i = 0; i < 4; ++i) taken.push_back(r.submit(IoKind::kRead, 0, 512));
     CHECK(r.pool.acquire() == nullptr);
     r.fv.io(0).release();
-    for (Answer* a : taken) CHECK(Rig::wait(a).first == 512);
+    for (ReplyBox* a : taken) CHECK(Rig::wait(a).first == 512);
   }
 }
