@@ -43,12 +43,15 @@ std::string Registry::distinct_name_locked(const std::string& wanted) const {
     if (auto n = with_suffix(wanted, i); free(n)) return n;
 }
 
-std::vector<std::string> Registry::assemble(const std::vector<std::string>& devices) {
-  std::vector<std::string> problems;
+Registry::ScanReport Registry::assemble(const std::vector<std::string>& devices) {
+  ScanReport r;
   std::lock_guard scan(scan_mu_);
-  for (auto& dev : devices)
-    if (auto p = assemble_one(dev)) problems.push_back(dev + ": " + *p);
-  return problems;
+  for (auto& dev : devices) {
+    bool not_ready = false;
+    if (auto p = assemble_one(dev, &not_ready)) r.problems.push_back(dev + ": " + *p);
+    if (not_ready) r.not_ready.push_back(dev);
+  }
+  return r;
 }
 
 void Registry::set_scan(std::vector<std::string> globs) {
@@ -62,13 +65,22 @@ std::vector<std::string> Registry::scan_globs() const {
 }
 
 void Registry::rescan() {
-  for (auto& problem : assemble(expand_globs(scan_globs()))) spdlog::warn("scan: {}", problem);
+  for (auto& problem : assemble(expand_globs(scan_globs())).problems) spdlog::warn("scan: {}", problem);
 }
 
-std::optional<std::string> Registry::assemble_one(const std::string& dev) {
+std::optional<std::string> Registry::assemble_one(const std::string& dev, bool* not_ready) {
   if (!check_not_inside_mpathfs(dev)) return std::nullopt;
   auto io = mpathfs::open_path(dev, defaults_.open);
-  if (!io) return std::nullopt;  // held by someone else, or not a disk: not ours to take
+  if (!io) {
+    // Held by someone else, or not a disk: not ours to take.  A loop device
+    // being configured holds itself: busy for a moment only.
+    *not_ready = io.error().code == EBUSY;
+    return std::nullopt;
+  }
+  if ((*io)->size() == 0) {
+    *not_ready = true;  // a loop device's first uevent comes before its size
+    return std::nullopt;
+  }
   const LabelTaste t = taste_label(**io);
   switch (t.kind) {
     case LabelKind::kNone: return std::nullopt;  // unlabeled: not ours (gmultipath taste)

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -91,7 +93,7 @@ void DeviceMonitor::loop() {
   char buf[8192];
   for (;;) {
     pollfd fds[2] = {{sock_, POLLIN, 0}, {wake_, POLLIN, 0}};
-    const int n = ::poll(fds, 2, kAutoclearPollMs);
+    const int n = ::poll(fds, 2, poll_timeout_ms());
     if (n < 0 && errno != EINTR) {
       spdlog::error("uevent monitor: poll: {}; devices that appear are tasted on ctl/rescan only",
                     std::strerror(errno));
@@ -108,11 +110,44 @@ void DeviceMonitor::loop() {
           spdlog::error("uevent monitor: {}", ex.what());
         }
       }
-      continue;
+    } else {
+      // Quiet: the autoclear mark sends no event.
+      if (leave_detached_loops(reg_) && on_tree_change_) on_tree_change_();
     }
-    // Quiet: the autoclear mark sends no event.
-    if (leave_detached_loops(reg_) && on_tree_change_) on_tree_change_();
+    try {
+      if (retry_due() && on_tree_change_) on_tree_change_();
+    } catch (const std::exception& ex) {
+      spdlog::error("uevent monitor: {}", ex.what());
+    }
   }
+}
+
+int DeviceMonitor::poll_timeout_ms() const {
+  auto next = retries_.next_in(TasteRetries::Clock::now());
+  if (!next) return kAutoclearPollMs;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(*next).count();
+  return static_cast<int>(std::min<decltype(ms)>(ms, kAutoclearPollMs));
+}
+
+bool DeviceMonitor::retry_due() {
+  if (retries_.size() == 0) return false;
+  const auto now = TasteRetries::Clock::now();
+  bool tree = false;
+  for (auto& e : retries_.take_due(now)) {
+    const uint64_t before = reg_.generation();
+    auto r = reg_.assemble({e.dev});
+    for (auto& problem : r.problems) spdlog::warn("scan: {}", problem);
+    tree |= reg_.generation() != before;
+    spdlog::debug("scan: {} tasted again (retry {}): {}", e.dev, e.tries + 1,
+                  r.not_ready.empty() ? "done" : "still busy or empty");
+    if (r.not_ready.empty()) continue;
+    const std::string dev = e.dev;
+    const int tries = e.tries + 1;
+    if (!retries_.again(std::move(e), now))
+      spdlog::info("scan: {} still busy or empty after {} tries; tasted again on its next uevent or ctl/rescan",
+                   dev, tries);
+  }
+  return tree;
 }
 
 void DeviceMonitor::handle(const Uevent& e) {
@@ -128,7 +163,12 @@ void DeviceMonitor::handle(const Uevent& e) {
       if (m == devnode || canonical_or_empty(m) == devnode) hits.push_back(m);
     if (!hits.empty()) {
       const uint64_t before = reg_.generation();
-      for (auto& problem : reg_.assemble(hits)) spdlog::warn("scan: {}", problem);
+      auto r = reg_.assemble(hits);
+      for (auto& problem : r.problems) spdlog::warn("scan: {}", problem);
+      for (auto& dev : r.not_ready) {
+        spdlog::debug("scan: {} busy or still empty at its uevent: tasted again shortly", dev);
+        retries_.add(dev, TasteRetries::Clock::now());
+      }
       tree |= reg_.generation() != before;
     }
   }

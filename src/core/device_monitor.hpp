@@ -4,7 +4,8 @@
 //  - on "add"/"change" of a device that a `scan` glob matches (directly or
 //    through a link), tastes it: a labeled device joins the volume with its
 //    UUID or assembles a new one (Registry::assemble, name-clash rule and
-//    all);
+//    all); one that is busy or still empty is tasted again a few times
+//    (taste_retries.hpp);
 //  - on "remove", makes every path that is that device gone;
 //  - on every event and twice a second, lets loop paths that `losetup -d`
 //    marked autoclear leave (device_departure.hpp): that mark sends no event.
@@ -17,6 +18,7 @@
 
 #include "core/registry.hpp"
 #include "core/result.hpp"
+#include "core/taste_retries.hpp"
 
 namespace mpathfs {
 
@@ -42,17 +44,22 @@ class DeviceMonitor {
   VoidResult start();
   void stop();
 
-  // What one event does (the loop calls it; tests may too).
+  // What one event does (the loop's thread calls it; tests may too, when
+  // the loop is not running).
   void handle(const Uevent& e);
 
  private:
   void loop();
+  int poll_timeout_ms() const;
+  // Tastes the queued devices that are due; true when the tree changed.
+  bool retry_due();
 
   Registry& reg_;
   std::function<void()> on_tree_change_;
   int sock_ = -1;
   int wake_ = -1;  // eventfd: stop() wakes the loop
   std::thread thread_;
+  TasteRetries retries_;  // the loop's thread only
 };
 
 }  // namespace mpathfs

@@ -77,9 +77,15 @@ class Registry {
   VoidResult destroy(const std::string& name, bool erase);
   // Applies a command written to ctl/ (volume empty) or ctl/VOL/.
   VoidResult apply(const std::string& volume, const Command& cmd);
+  // What a scan did not take.  problems: one line per device skipped, with
+  // why (not fatal: gmultipath logs and goes on).  not_ready: devices busy
+  // (EBUSY on the exclusive open) or still empty, worth tasting again soon.
+  struct ScanReport {
+    std::vector<std::string> problems;
+    std::vector<std::string> not_ready;
+  };
   // Tastes devices for gmultipath metadata and assembles volumes by UUID.
-  // Returns one line per problem found (not fatal: gmultipath logs and goes on).
-  std::vector<std::string> assemble(const std::vector<std::string>& devices);
+  ScanReport assemble(const std::vector<std::string>& devices);
   // The `scan` globs (daemon options): rescan() tastes what they match now
   // (ctl/rescan, a uevent), logging each problem as a warning.
   void set_scan(std::vector<std::string> globs);
@@ -149,8 +155,9 @@ class Registry {
   VoidResult add_to(Volume& v, const std::string& word);
   VoidResult configure(const std::string& name, Mode m);
   VoidResult rewrite_metadata(Volume& v, Mode m);
-  // Scan: one device; a problem line, or nothing when it is silently skipped.
-  std::optional<std::string> assemble_one(const std::string& dev);
+  // Scan: one device; a problem line, or nothing when it joined or is
+  // silently skipped (*not_ready set when it may be ready later).
+  std::optional<std::string> assemble_one(const std::string& dev, bool* not_ready);
   std::string distinct_name_locked(const std::string& wanted) const REQUIRES(map_mu_);
 
   Clock& clock_;

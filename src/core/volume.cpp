@@ -96,7 +96,7 @@ VoidResult Volume::add_path(std::shared_ptr<Path> p) {
   next->paths.push_back(p);
   if (io.align() > 1) rmw_possible_.store(true);
   if (io.can_submit()) async_possible_.store(true);
-  set_.store(next, std::memory_order_release);
+  set_.store(next);
   if (!active_.load() || active_.load()->failed()) move_active_after_locked(*next, nullptr);
   path_cv_.notify_all();
   spdlog::info("{}: path {} added ({}{})", name(), p->name(), io.direct() ? "O_DIRECT" : "buffered",
@@ -116,7 +116,7 @@ VoidResult Volume::remove_path(std::string_view pname) {
   for (auto& q : set->paths)
     if (q != *it) next->paths.push_back(q);
   std::shared_ptr<Path> gone = *it;
-  set_.store(next, std::memory_order_release);
+  set_.store(next);
   after_remove_locked(*next, *gone, static_cast<size_t>(it - set->paths.begin()));
   spdlog::info("{}: path {} removed", name(), gone->name());
   note_state_locked(*next);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "core/async_request.hpp"
+#include "core/atomic_shared_ptr.hpp"
 #include "core/block_locks.hpp"
 #include "core/clock.hpp"
 #include "core/failover.hpp"
@@ -238,7 +239,7 @@ class Volume {
   // Logs entering and leaving BROKEN, once each.
   void note_state_locked(const PathSet& set) REQUIRES(mu_);
 
-  std::shared_ptr<const PathSet> load_set() const { return set_.load(std::memory_order_acquire); }
+  std::shared_ptr<const PathSet> load_set() const { return set_.load(); }
 
   VolumeSettings settings_;
   Clock& clock_;
@@ -246,7 +247,7 @@ class Volume {
   const uint64_t size_;
   std::atomic<Mode> mode_;
   std::atomic<int> no_path_retry_;
-  std::atomic<std::shared_ptr<const PathSet>> set_;
+  AtomicSharedPtr<const PathSet> set_;
   std::atomic<const Path*> active_{nullptr};
   std::atomic<int> open_{0};
   std::atomic<bool> shut_down_{false};

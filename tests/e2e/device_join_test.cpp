@@ -3,6 +3,7 @@
 // detached with `losetup -d` leave.  The globs here name a directory of
 // links the test makes before it attaches each loop device, so the daemon
 // never tastes another test's loop devices on this shared machine.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,4 +152,30 @@ TEST_CASE("devices: ctl/rescan finds a labeled file added to a scanned directory
   REQUIRE(ctl_write(d.ctl("rescan"), "\n") == 0);
   CHECK(has_volume(d, "late0"));
   CHECK(path_names(d.status("late0")) == std::vector<std::string>{dir + "/late0.img"});
+}
+
+// A device taken by someone else at its uevent (a loop device holds itself
+// while it is configured; here the test holds it) is tasted again on a
+// short schedule and joins once it is free, with no rescan.
+TEST_CASE("devices: a labeled device busy at its uevent joins once it is free", "[devices][loop]") {
+  TempDir tmp{"mpathfs-devbusy"};
+  const std::string disks = tmp.mkdir("disks");
+  auto img = make_path_files(tmp, 1, 4 * MiB, 10);
+  REQUIRE_OK(mpathfs_cmd({"label", "busy0", img[0]}));
+  LoopDevice loop(img[0]);  // outside the glob until the link is made; outlives the daemon
+  Daemon d(tmp, scan_config(tmp, disks + "/*"));
+  const int held = ::open(loop.dev().c_str(), O_RDONLY | O_EXCL | O_CLOEXEC);
+  REQUIRE(held >= 0);
+  const std::string link = disks + "/a";
+  REQUIRE(::symlink(loop.dev().c_str(), link.c_str()) == 0);
+  const std::string uevent = "/sys/block/" + loop.dev().substr(loop.dev().rfind('/') + 1) + "/uevent";
+  write_text_file(uevent, "change");  // what udevadm trigger does
+  usleep(300000);
+  const bool joined_while_held = has_volume(d, "busy0");
+  ::close(held);
+  CHECK_FALSE(joined_while_held);
+  const double t0 = now_s();
+  REQUIRE(wait_until([&] { return has_volume(d, "busy0"); }, 3));
+  WARN("joined " << now_s() - t0 << " s after it was free");
+  CHECK(path_names(d.status("busy0")) == std::vector<std::string>{link});
 }

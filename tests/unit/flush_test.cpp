@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <future>
+#include <vector>
 
 #include "unit/fake_clock.hpp"
 #include "unit/fake_path_io.hpp"
@@ -99,19 +100,20 @@ TEST_CASE("a path failed by hand stays FAIL when a request in flight on it answe
     auto data = pattern(512, 3);
     REQUIRE(fv.write(0, data) == 512);
     fv.io(0).set_hang();
-    // Two reads: in active-active the second goes where the first is not.
+    // Reads until one hangs on p0: in active-active a read that p1 answers
+    // at once leaves both paths idle, and the next may go to p1 again.
     auto one_read = [&] {
       IoContext ctx(1 << 20);
       const std::byte* d = nullptr;
       return fv.vol->read(ctx, 512, 0, &d).value();
     };
-    auto r1 = std::async(std::launch::async, one_read);
-    auto r2 = std::async(std::launch::async, one_read);
+    std::vector<std::future<ssize_t>> reads;
+    for (int i = 0; i < 16 && !fv.io(0).wait_hung(1, std::chrono::milliseconds(50)); ++i)
+      reads.push_back(std::async(std::launch::async, one_read));
     REQUIRE(fv.io(0).wait_hung(1));
     REQUIRE(fv.vol->fail_path("p0"));
     fv.io(0).release();
-    CHECK(r1.get() == 512);  // a late answer is still a good answer
-    CHECK(r2.get() == 512);
+    for (auto& r : reads) CHECK(r.get() == 512);  // a late answer is still a good answer
     CHECK(fv.state_of(0) == PathState::kFail);
     CHECK(fv.active() == "p1");
     // Later requests avoid it; only restore brings it back.

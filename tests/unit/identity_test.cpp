@@ -251,7 +251,7 @@ TEST_CASE("scan: one 15-character name on three disks gives three distinct names
   const std::string junk = f.file("junk", sector_with(label_of(kUuid, name), 88, 9));
 
   Registry reg({});
-  auto problems = reg.assemble({disks[0], disks[1], disks[2], junk});
+  auto problems = reg.assemble({disks[0], disks[1], disks[2], junk}).problems;
   std::set<std::string> names;
   std::map<std::string, std::string> by_uuid;
   for (auto& e : reg.list()) {
@@ -267,7 +267,7 @@ TEST_CASE("scan: one 15-character name on three disks gives three distinct names
   REQUIRE(problems.size() == 3);
   CHECK_THAT(problems[2], Catch::StartsWith(junk + ": ") && Catch::Contains("mode byte 9"));
   // A second scan finds everything assembled and says nothing.
-  CHECK(reg.assemble({disks[0], disks[1], disks[2]}).empty());
+  CHECK(reg.assemble({disks[0], disks[1], disks[2]}).problems.empty());
   CHECK(reg.list().size() == 3);
 
   for (size_t i : {1, 0, 2}) {
