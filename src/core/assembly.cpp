@@ -4,7 +4,11 @@
 // joins under a Claim, so a control operation can neither take its path nor
 // its volume name meanwhile.
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include <fstream>
+#include <optional>
 #include <random>
 
 #include "core/config.hpp"
@@ -28,7 +32,30 @@ std::string with_suffix(const std::string& wanted, unsigned n) {
   return wanted.substr(0, kMaxName - kSuffixDigits - 1) + "-" + digits;
 }
 
+// A block device's number and size in bytes, read with no open (sysfs);
+// nullopt for anything that is not a block device.
+struct BlockNode {
+  dev_t rdev;
+  uint64_t bytes;
+};
+std::optional<BlockNode> block_node(const std::string& dev) {
+  struct stat st{};
+  if (::stat(dev.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return std::nullopt;
+  std::ifstream in("/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)) +
+                   "/size");
+  uint64_t sectors = 0;
+  if (!(in >> sectors)) return std::nullopt;
+  return BlockNode{st.st_rdev, sectors * 512};  // sysfs counts 512-byte units
+}
+
 }  // namespace
+
+bool Registry::holds_block_device_locked(dev_t rdev) const {
+  for (auto& [id, slot] : by_id_)
+    for (auto& p : slot.volume->paths())
+      if (p->io().block_device() == rdev) return true;
+  return false;
+}
 
 std::string Registry::distinct_name_locked(const std::string& wanted) const {
   auto free = [&](const std::string& n) REQUIRES(map_mu_) { return !reserved_volume_name(n) && !name_taken_locked(n); };
@@ -47,9 +74,10 @@ Registry::ScanReport Registry::assemble(const std::vector<std::string>& devices)
   ScanReport r;
   std::lock_guard scan(scan_mu_);
   for (auto& dev : devices) {
-    bool not_ready = false;
-    if (auto p = assemble_one(dev, &not_ready)) r.problems.push_back(dev + ": " + *p);
-    if (not_ready) r.not_ready.push_back(dev);
+    Readiness ready = Readiness::kReady;
+    if (auto p = assemble_one(dev, &ready)) r.problems.push_back(dev + ": " + *p);
+    if (ready == Readiness::kBusy) r.busy.push_back(dev);
+    if (ready == Readiness::kEmpty) r.empty.push_back(dev);
   }
   return r;
 }
@@ -68,17 +96,24 @@ void Registry::rescan() {
   for (auto& problem : assemble(expand_globs(scan_globs())).problems) spdlog::warn("scan: {}", problem);
 }
 
-std::optional<std::string> Registry::assemble_one(const std::string& dev, bool* not_ready) {
+std::optional<std::string> Registry::assemble_one(const std::string& dev, Readiness* ready) {
   if (!check_not_inside_mpathfs(dev)) return std::nullopt;
+  if (auto node = block_node(dev)) {
+    // Looked at before any open: an exclusive open, even a brief one, makes
+    // someone else's (mkfs, losetup) fail.  Empty: a loop device's uevent
+    // comes before its size is set, or it was just detached: maybe later.
+    if (node->bytes == 0) {
+      *ready = Readiness::kEmpty;
+      return std::nullopt;
+    }
+    std::lock_guard lk(map_mu_);
+    if (holds_block_device_locked(node->rdev)) return std::nullopt;  // ours already (by any name)
+  }
   auto io = mpathfs::open_path(dev, defaults_.open);
   if (!io) {
     // Held by someone else, or not a disk: not ours to take.  A loop device
     // being configured holds itself: busy for a moment only.
-    *not_ready = io.error().code == EBUSY;
-    return std::nullopt;
-  }
-  if ((*io)->size() == 0) {
-    *not_ready = true;  // a loop device's first uevent comes before its size
+    if (io.error().code == EBUSY) *ready = Readiness::kBusy;
     return std::nullopt;
   }
   const LabelTaste t = taste_label(**io);

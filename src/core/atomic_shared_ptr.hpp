@@ -32,15 +32,19 @@ class AtomicSharedPtr {
     lock();
     p_.swap(v);
     unlock();
-  }  // v, the old value, is released here, outside the lock
+  }  // v, the old value, is released after the lock is
 
  private:
   void lock() const noexcept {
     for (int spins = 0; busy_.exchange(true, std::memory_order_acquire);) {
       // The holder may be descheduled (more threads than cores): yield
       // after a short spin rather than burn its time slice.
-      while (busy_.load(std::memory_order_relaxed))
+      while (busy_.load(std::memory_order_relaxed)) {
         if (++spins > 64) std::this_thread::yield();
+#if defined(__x86_64__) || defined(__i386__)
+        else __builtin_ia32_pause();
+#endif
+      }
     }
   }
   void unlock() const noexcept { busy_.store(false, std::memory_order_release); }

@@ -55,7 +55,8 @@ DeviceMonitor::DeviceMonitor(Registry& reg, std::function<void()> on_tree_change
 
 DeviceMonitor::~DeviceMonitor() { stop(); }
 
-VoidResult DeviceMonitor::start() {
+VoidResult DeviceMonitor::listen() {
+  if (sock_ >= 0) return {};
   sock_ = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
   if (sock_ < 0) return Error{errno, std::string("uevent socket: ") + std::strerror(errno)};
   sockaddr_nl addr{};
@@ -74,7 +75,12 @@ VoidResult DeviceMonitor::start() {
     sock_ = -1;
     return Error{e, std::string("eventfd: ") + std::strerror(e)};
   }
-  thread_ = std::thread([this] { loop(); });
+  return {};
+}
+
+VoidResult DeviceMonitor::start() {
+  if (auto l = listen(); !l) return l;
+  if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
   return {};
 }
 
@@ -102,6 +108,18 @@ void DeviceMonitor::loop() {
     if (fds[1].revents) return;
     if (n > 0 && (fds[0].revents & POLLIN)) {
       const ssize_t len = ::recv(sock_, buf, sizeof buf, MSG_DONTWAIT);
+      if (len < 0 && errno == ENOBUFS) {
+        // The socket's queue overflowed (a burst of events): some are lost,
+        // so every glob is tasted again.
+        spdlog::warn("uevent monitor: events lost (queue full); tasting the scan globs again");
+        try {
+          reg_.rescan();
+        } catch (const std::exception& ex) {
+          spdlog::error("uevent monitor: {}", ex.what());
+        }
+        if (on_tree_change_) on_tree_change_();
+        continue;
+      }
       Uevent e;
       if (len > 0 && parse_uevent(buf, static_cast<size_t>(len), &e)) {
         try {
@@ -138,13 +156,19 @@ bool DeviceMonitor::retry_due() {
     auto r = reg_.assemble({e.dev});
     for (auto& problem : r.problems) spdlog::warn("scan: {}", problem);
     tree |= reg_.generation() != before;
+    const bool busy = !r.busy.empty();
+    const bool empty = !r.empty.empty();
     spdlog::debug("scan: {} tasted again (retry {}): {}", e.dev, e.tries + 1,
-                  r.not_ready.empty() ? "done" : "still busy or empty");
-    if (r.not_ready.empty()) continue;
+                  busy ? "busy" : empty ? "empty" : "done");
+    if (!busy && !empty) continue;
     const std::string dev = e.dev;
     const int tries = e.tries + 1;
-    if (!retries_.again(std::move(e), now))
-      spdlog::info("scan: {} still busy or empty after {} tries; tasted again on its next uevent or ctl/rescan",
+    if (retries_.again(std::move(e), now)) continue;
+    // Busy to the end: someone else holds it (mounted, in use), worth a line.
+    // Empty: a loop device detached, or not set up: nothing to say.
+    if (busy)
+      spdlog::info("scan: {} still in use by another program after {} tries; tasted again on its next uevent or "
+                   "ctl/rescan",
                    dev, tries);
   }
   return tree;
@@ -165,10 +189,11 @@ void DeviceMonitor::handle(const Uevent& e) {
       const uint64_t before = reg_.generation();
       auto r = reg_.assemble(hits);
       for (auto& problem : r.problems) spdlog::warn("scan: {}", problem);
-      for (auto& dev : r.not_ready) {
-        spdlog::debug("scan: {} busy or still empty at its uevent: tasted again shortly", dev);
-        retries_.add(dev, TasteRetries::Clock::now());
-      }
+      for (auto* list : {&r.busy, &r.empty})
+        for (auto& dev : *list) {
+          spdlog::debug("scan: {} {} at its uevent: tasted again shortly", dev, list == &r.busy ? "busy" : "empty");
+          retries_.add(dev, TasteRetries::Clock::now());
+        }
       tree |= reg_.generation() != before;
     }
   }

@@ -39,8 +39,12 @@ class DeviceMonitor {
   DeviceMonitor(const DeviceMonitor&) = delete;
   DeviceMonitor& operator=(const DeviceMonitor&) = delete;
 
-  // Opens the socket and starts listening; an error if it cannot (the
-  // daemon then logs it and runs without: tasting on ctl/rescan only).
+  // Opens and binds the socket: from here on events queue in it, so a scan
+  // done after listen() and before start() misses no device.  An error if
+  // it cannot (the daemon then logs it and runs without: tasting on
+  // ctl/rescan only).
+  VoidResult listen();
+  // Starts the thread that reads the events (listen() first if not yet).
   VoidResult start();
   void stop();
 

@@ -112,6 +112,9 @@ class PathIo {
   // A device identifier shared by every path to the same storage (an iSCSI
   // LUN's VPD 0x83 designator, shown as `wwid`), or empty when it has none.
   virtual std::string device_id() const { return {}; }
+  // The block device this path holds open (its st_rdev), 0 for any other
+  // kind: a device the daemon already holds is not tasted again.
+  virtual dev_t block_device() const noexcept { return 0; }
 
   // --- asynchronous I/O (network backends): a request in flight holds no thread ---
 

@@ -15,8 +15,8 @@ namespace {
 
 class PosixPathIo final : public PathIo {
  public:
-  PosixPathIo(int fd, PathKind kind, bool direct, uint32_t sector, uint32_t align, uint64_t size)
-      : fd_(fd), kind_(kind), direct_(direct), sector_(sector), align_(align), size_(size) {}
+  PosixPathIo(int fd, PathKind kind, bool direct, uint32_t sector, uint32_t align, uint64_t size, dev_t rdev)
+      : fd_(fd), kind_(kind), direct_(direct), sector_(sector), align_(align), size_(size), rdev_(rdev) {}
   ~PosixPathIo() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -81,6 +81,7 @@ class PosixPathIo final : public PathIo {
   uint32_t align() const noexcept override { return direct_ ? align_ : 1; }
   bool direct() const noexcept override { return direct_; }
   PathKind kind() const noexcept override { return kind_; }
+  dev_t block_device() const noexcept override { return rdev_; }
 
  private:
   int fd_;
@@ -89,6 +90,7 @@ class PosixPathIo final : public PathIo {
   uint32_t sector_;
   uint32_t align_;
   uint64_t size_;
+  dev_t rdev_;  // 0 unless a block device
 };
 
 // Direct-I/O offset alignment of a regular file, from statx(STATX_DIOALIGN)
@@ -196,7 +198,8 @@ Result<std::unique_ptr<PathIo>> open_posix_path(const std::string& name, const O
     ::close(fd);
     return err_inval("path " + name + " has an unsupported sector size " + std::to_string(sector));
   }
-  return std::unique_ptr<PathIo>(new PosixPathIo(fd, kind, direct, sector, direct ? align : 1, size));
+  return std::unique_ptr<PathIo>(new PosixPathIo(fd, kind, direct, sector, direct ? align : 1, size,
+                                                     kind == PathKind::kBlockDevice ? st.st_rdev : 0));
 }
 
 }  // namespace mpathfs

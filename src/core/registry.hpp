@@ -78,12 +78,14 @@ class Registry {
   // Applies a command written to ctl/ (volume empty) or ctl/VOL/.
   VoidResult apply(const std::string& volume, const Command& cmd);
   // What a scan did not take.  problems: one line per device skipped, with
-  // why (not fatal: gmultipath logs and goes on).  not_ready: devices busy
-  // (EBUSY on the exclusive open) or still empty, worth tasting again soon.
+  // why (not fatal: gmultipath logs and goes on).  busy (EBUSY on the
+  // exclusive open) and empty (size 0): devices worth tasting again soon.
   struct ScanReport {
     std::vector<std::string> problems;
-    std::vector<std::string> not_ready;
+    std::vector<std::string> busy;
+    std::vector<std::string> empty;
   };
+  enum class Readiness { kReady, kBusy, kEmpty };
   // Tastes devices for gmultipath metadata and assembles volumes by UUID.
   ScanReport assemble(const std::vector<std::string>& devices);
   // The `scan` globs (daemon options): rescan() tastes what they match now
@@ -156,9 +158,11 @@ class Registry {
   VoidResult configure(const std::string& name, Mode m);
   VoidResult rewrite_metadata(Volume& v, Mode m);
   // Scan: one device; a problem line, or nothing when it joined or is
-  // silently skipped (*not_ready set when it may be ready later).
-  std::optional<std::string> assemble_one(const std::string& dev, bool* not_ready);
+  // silently skipped (*ready says when it may be ready later).
+  std::optional<std::string> assemble_one(const std::string& dev, Readiness* ready);
   std::string distinct_name_locked(const std::string& wanted) const REQUIRES(map_mu_);
+  // Whether a path of some volume holds block device `rdev` open.
+  bool holds_block_device_locked(dev_t rdev) const REQUIRES(map_mu_);
 
   Clock& clock_;
   VolumeDefaults defaults_;

@@ -21,7 +21,7 @@ std::vector<TasteRetries::Entry> TasteRetries::take_due(Clock::time_point now) {
 bool TasteRetries::again(Entry e, Clock::time_point now) {
   if (++e.tries >= kMaxTries) return false;
   for (auto& q : q_)
-    if (q.dev == e.dev) return true;  // a new uevent queued it meanwhile
+    if (q.dev == e.dev) return true;  // queued again meanwhile (by add): never twice
   e.at = now + kFirstDelay * (1 << e.tries);
   q_.push_back(std::move(e));
   return true;

@@ -102,7 +102,18 @@ int run_daemon(const DaemonArgs& a) {
       return fail(1, a.source + ": volume " + spec.name + ": " + s.error().describe());
   }
   reg.set_scan(opt.scan);
-  if (!opt.scan.empty()) reg.rescan();
+  // The uevent socket listens before the first scan: a device that appears
+  // between the scan and the monitor's thread (started after daemonizing)
+  // waits in its queue instead of being missed.
+  DeviceMonitor monitor(reg);
+  bool uevents = false;
+  if (!opt.scan.empty()) {
+    if (auto m = monitor.listen(); !m)
+      spdlog::warn("no uevents ({}): devices that appear are tasted on ctl/rescan only", m.error().msg);
+    else
+      uevents = true;
+    reg.rescan();
+  }
 
   // The FUSE session.
   Fs fs(reg, opt);
@@ -157,14 +168,10 @@ int run_daemon(const DaemonArgs& a) {
     ~StopFirst() { w.stop(); }
   } stop_watchdog_first{watchdog};
   Checker checker(reg, CheckerPolicy::from(opt));
-  DeviceMonitor monitor(reg);
   watchdog.start();
   pool.start();
   checker.start();
-  if (!opt.scan.empty()) {
-    if (auto m = monitor.start(); !m)
-      spdlog::warn("no uevents ({}): devices that appear are tasted on ctl/rescan only", m.error().msg);
-  }
+  if (uevents) (void)monitor.start();  // listening already: cannot fail
   spdlog::info("mpathfs {} serving {} on {} ({} workers, {} volumes)", MPATHFS_VERSION, a.source, a.mountpoint,
                workers, reg.list().size());
 

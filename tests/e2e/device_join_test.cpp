@@ -163,17 +163,25 @@ TEST_CASE("devices: a labeled device busy at its uevent joins once it is free", 
   auto img = make_path_files(tmp, 1, 4 * MiB, 10);
   REQUIRE_OK(mpathfs_cmd({"label", "busy0", img[0]}));
   LoopDevice loop(img[0]);  // outside the glob until the link is made; outlives the daemon
-  Daemon d(tmp, scan_config(tmp, disks + "/*"));
-  const int held = ::open(loop.dev().c_str(), O_RDONLY | O_EXCL | O_CLOEXEC);
-  REQUIRE(held >= 0);
+  Daemon::Options o;
+  o.source = scan_config(tmp, disks + "/*");
+  o.extra_args = {"-d"};  // the debug log says when the daemon met it busy
+  Daemon d(tmp, o);
+  struct Held {
+    int fd;
+    ~Held() {
+      if (fd >= 0) ::close(fd);
+    }
+  } held{::open(loop.dev().c_str(), O_RDONLY | O_EXCL | O_CLOEXEC)};
+  REQUIRE(held.fd >= 0);
   const std::string link = disks + "/a";
   REQUIRE(::symlink(loop.dev().c_str(), link.c_str()) == 0);
   const std::string uevent = "/sys/block/" + loop.dev().substr(loop.dev().rfind('/') + 1) + "/uevent";
   write_text_file(uevent, "change");  // what udevadm trigger does
-  usleep(300000);
-  const bool joined_while_held = has_volume(d, "busy0");
-  ::close(held);
-  CHECK_FALSE(joined_while_held);
+  REQUIRE(wait_until([&] { return d.log().find(link + " busy at its uevent") != std::string::npos; }, 3));
+  CHECK_FALSE(has_volume(d, "busy0"));
+  ::close(held.fd);
+  held.fd = -1;
   const double t0 = now_s();
   REQUIRE(wait_until([&] { return has_volume(d, "busy0"); }, 3));
   WARN("joined " << now_s() - t0 << " s after it was free");
