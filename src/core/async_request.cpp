@@ -68,6 +68,10 @@ void AsyncPool::carry_on(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) no
     return;
   } catch (...) {
   }
+  carry_on_carrier(r, fn);
+}
+
+void AsyncPool::carry_on_carrier(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) noexcept {
   r.carry_fn_ = fn;
   AsyncRequest* old = carried_.load(std::memory_order_relaxed);
   do {

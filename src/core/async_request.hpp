@@ -97,6 +97,10 @@ class AsyncPool {
   // on the pool's carrier thread, one after the other (degraded: a failure
   // that blocks holds up those behind it, which io_timeout's rescue answers).
   void carry_on(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) noexcept;
+  // carry_on's fallback: fn(r) on the carrier thread, in no set order with
+  // others queued (public so that tests can reach it without exhausting
+  // the machine's threads).
+  void carry_on_carrier(AsyncRequest& r, void (*fn)(AsyncRequest&) noexcept) noexcept;
   // Requests in flight now.
   size_t busy() const noexcept;
   // Waits up to `seconds` until none is in flight; the number left.
