@@ -4,13 +4,11 @@
 // joins under a Claim, so a control operation can neither take its path nor
 // its volume name meanwhile.
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <fstream>
-#include <optional>
 #include <random>
 
+#include "core/block_sysfs.hpp"
 #include "core/config.hpp"
 #include "core/label.hpp"
 #include "core/metadata.hpp"
@@ -32,20 +30,11 @@ std::string with_suffix(const std::string& wanted, unsigned n) {
   return wanted.substr(0, kMaxName - kSuffixDigits - 1) + "-" + digits;
 }
 
-// A block device's number and size in bytes, read with no open (sysfs);
-// nullopt for anything that is not a block device.
-struct BlockNode {
-  dev_t rdev;
-  uint64_t bytes;
-};
-std::optional<BlockNode> block_node(const std::string& dev) {
-  struct stat st{};
-  if (::stat(dev.c_str(), &st) != 0 || !S_ISBLK(st.st_mode)) return std::nullopt;
-  std::ifstream in("/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev)) +
-                   "/size");
+// A block device's size in bytes, read with no open; 0 if unreadable.
+uint64_t sysfs_bytes(const BlockSysfs& blk) {
+  std::ifstream in(blk.dir + "/size");
   uint64_t sectors = 0;
-  if (!(in >> sectors)) return std::nullopt;
-  return BlockNode{st.st_rdev, sectors * 512};  // sysfs counts 512-byte units
+  return in >> sectors ? sectors * 512 : 0;  // sysfs counts 512-byte units
 }
 
 }  // namespace
@@ -76,8 +65,7 @@ Registry::ScanReport Registry::assemble(const std::vector<std::string>& devices)
   for (auto& dev : devices) {
     Readiness ready = Readiness::kReady;
     if (auto p = assemble_one(dev, &ready)) r.problems.push_back(dev + ": " + *p);
-    if (ready == Readiness::kBusy) r.busy.push_back(dev);
-    if (ready == Readiness::kEmpty) r.empty.push_back(dev);
+    if (ready != Readiness::kReady) r.not_ready.push_back({dev, ready});
   }
   return r;
 }
@@ -98,16 +86,16 @@ void Registry::rescan() {
 
 std::optional<std::string> Registry::assemble_one(const std::string& dev, Readiness* ready) {
   if (!check_not_inside_mpathfs(dev)) return std::nullopt;
-  if (auto node = block_node(dev)) {
+  if (auto blk = block_sysfs(dev)) {
     // Looked at before any open: an exclusive open, even a brief one, makes
     // someone else's (mkfs, losetup) fail.  Empty: a loop device's uevent
     // comes before its size is set, or it was just detached: maybe later.
-    if (node->bytes == 0) {
+    if (sysfs_bytes(*blk) == 0) {
       *ready = Readiness::kEmpty;
       return std::nullopt;
     }
     std::lock_guard lk(map_mu_);
-    if (holds_block_device_locked(node->rdev)) return std::nullopt;  // ours already (by any name)
+    if (holds_block_device_locked(blk->rdev)) return std::nullopt;  // ours already (by any name)
   }
   auto io = mpathfs::open_path(dev, defaults_.open);
   if (!io) {

@@ -1,12 +1,13 @@
 #include "core/device_departure.hpp"
 
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+
+#include "core/block_sysfs.hpp"
 
 namespace mpathfs {
 namespace {
@@ -23,11 +24,9 @@ std::string resolved(const std::string& name) {
 }  // namespace
 
 bool loop_autoclear_set(const std::string& name) {
-  struct stat st;
-  if (::stat(name.c_str(), &st) != 0 || !S_ISBLK(st.st_mode) || major(st.st_rdev) != kLoopMajor) return false;
-  char sys[96];
-  std::snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/loop/autoclear", major(st.st_rdev), minor(st.st_rdev));
-  FILE* f = std::fopen(sys, "re");
+  auto blk = block_sysfs(name);
+  if (!blk || major(blk->rdev) != kLoopMajor) return false;
+  FILE* f = std::fopen((blk->dir + "/loop/autoclear").c_str(), "re");
   if (!f) return false;  // no backing file: not attached at all
   int c = std::fgetc(f);
   std::fclose(f);

@@ -156,11 +156,11 @@ bool DeviceMonitor::retry_due() {
     auto r = reg_.assemble({e.dev});
     for (auto& problem : r.problems) spdlog::warn("scan: {}", problem);
     tree |= reg_.generation() != before;
-    const bool busy = !r.busy.empty();
-    const bool empty = !r.empty.empty();
+    const bool ready = r.not_ready.empty();
+    const bool busy = !ready && r.not_ready[0].why == Registry::Readiness::kBusy;
     spdlog::debug("scan: {} tasted again (retry {}): {}", e.dev, e.tries + 1,
-                  busy ? "busy" : empty ? "empty" : "done");
-    if (!busy && !empty) continue;
+                  ready ? "done" : busy ? "busy" : "empty");
+    if (ready) continue;
     const std::string dev = e.dev;
     const int tries = e.tries + 1;
     if (retries_.again(std::move(e), now)) continue;
@@ -189,11 +189,11 @@ void DeviceMonitor::handle(const Uevent& e) {
       const uint64_t before = reg_.generation();
       auto r = reg_.assemble(hits);
       for (auto& problem : r.problems) spdlog::warn("scan: {}", problem);
-      for (auto* list : {&r.busy, &r.empty})
-        for (auto& dev : *list) {
-          spdlog::debug("scan: {} {} at its uevent: tasted again shortly", dev, list == &r.busy ? "busy" : "empty");
-          retries_.add(dev, TasteRetries::Clock::now());
-        }
+      for (auto& n : r.not_ready) {
+        spdlog::debug("scan: {} {} at its uevent: tasted again shortly", n.dev,
+                      n.why == Registry::Readiness::kBusy ? "busy" : "empty");
+        retries_.add(n.dev, TasteRetries::Clock::now());
+      }
       tree |= reg_.generation() != before;
     }
   }

@@ -3,11 +3,12 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "core/block_sysfs.hpp"
 
 namespace mpathfs {
 namespace {
@@ -113,10 +114,8 @@ VoidResult check_not_inside_mpathfs(const std::string& path) {
   // A block device whose data comes from a volume file (a loop device on it,
   // a partition of one, a device stacked on those) is the same loop in
   // disguise, whatever its major number or wherever its node lives.
-  struct stat st{};
-  if (::stat(real.c_str(), &st) == 0 && S_ISBLK(st.st_mode)) {
-    const std::string sys = "/sys/dev/block/" + std::to_string(major(st.st_rdev)) + ":" + std::to_string(minor(st.st_rdev));
-    if (auto file = backing_file_inside_mpathfs(sys, 0); !file.empty())
+  if (auto blk = block_sysfs(real)) {
+    if (auto file = backing_file_inside_mpathfs(blk->dir, 0); !file.empty())
       return err_inval("path " + path + " is a block device whose data comes from " + file +
                        ", inside an mpathfs mount (it would route I/O back into mpathfs)");
   }

@@ -77,15 +77,20 @@ class Registry {
   VoidResult destroy(const std::string& name, bool erase);
   // Applies a command written to ctl/ (volume empty) or ctl/VOL/.
   VoidResult apply(const std::string& volume, const Command& cmd);
+  // Why a device could not be tasted yet: busy (EBUSY on the exclusive
+  // open) or empty (size 0).
+  enum class Readiness { kReady, kBusy, kEmpty };
+  struct NotReady {
+    std::string dev;
+    Readiness why;
+  };
   // What a scan did not take.  problems: one line per device skipped, with
-  // why (not fatal: gmultipath logs and goes on).  busy (EBUSY on the
-  // exclusive open) and empty (size 0): devices worth tasting again soon.
+  // why (not fatal: gmultipath logs and goes on).  not_ready: devices worth
+  // tasting again soon.
   struct ScanReport {
     std::vector<std::string> problems;
-    std::vector<std::string> busy;
-    std::vector<std::string> empty;
+    std::vector<NotReady> not_ready;
   };
-  enum class Readiness { kReady, kBusy, kEmpty };
   // Tastes devices for gmultipath metadata and assembles volumes by UUID.
   ScanReport assemble(const std::vector<std::string>& devices);
   // The `scan` globs (daemon options): rescan() tastes what they match now
